@@ -1,0 +1,211 @@
+"""``gfm-napari`` command line: segment, info, evaluate, bench — and, with no arguments, the napari app.
+
+User errors (:class:`~gfm_napari.errors.GfmError`) print one line ``error: ...`` and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import GfmError, PromptError
+
+EXIT_USER_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        from .app import launch
+
+        return launch()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.command(args) or 0)
+    except GfmError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gfm-napari",
+        description="Interactive SAM-family segmentation of medical and satellite images. "
+        "Run without arguments to open napari with a sample and the Segment dock.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    segment = commands.add_parser("segment", help="segment an image from a box and/or clicks; write a mask file")
+    segment.add_argument("image", type=Path, help="NIfTI, DICOM file/folder, GeoTIFF, PNG/JPEG")
+    segment.add_argument("--box", type=_box, help="X0,Y0,X1,Y1 in pixels on the slice (x = column, y = row)")
+    segment.add_argument(
+        "--point", type=_point, action="append", default=[], metavar="X,Y[,+|-]",
+        help="a click in pixels on the slice; + positive (default), - negative; repeatable",
+    )
+    segment.add_argument("--axis", type=int, help="slice axis of a volume (default: the axial one)")
+    segment.add_argument("--slice", type=int, dest="index", help="slice index (default: the middle one)")
+    segment.add_argument("--propagate", action="store_true", help="carry the mask through the volume (3D)")
+    _model_options(segment)
+    segment.add_argument("-o", "--output", type=Path, required=True, help="mask file: .nii.gz, .tif, .png")
+    segment.set_defaults(command=_segment)
+
+    info = commands.add_parser("info", help="print an image's shape, axis order, spacing, affine, CRS")
+    info.add_argument("image", type=Path)
+    info.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    info.set_defaults(command=_info)
+
+    evaluate = commands.add_parser("evaluate", help="Dice of box / click prompts against a label file")
+    evaluate.add_argument("--image", type=Path, required=True)
+    evaluate.add_argument("--label", type=Path, required=True, help="label map on the same physical grid")
+    evaluate.add_argument("--labels", type=_ints, help="label ids to evaluate (default: all present)")
+    evaluate.add_argument("--prompt", choices=["box", "click", "click+box"], action="append",
+                          help="prompt kinds (repeatable; default: all three)")
+    evaluate.add_argument("--axis", type=int, help="slice axis of a volume (default: the axial one)")
+    evaluate.add_argument("--max-slices", type=int, default=8, help="slices per structure, spread evenly")
+    evaluate.add_argument("--min-pixels", type=int, default=50, help="ignore smaller cross-sections")
+    evaluate.add_argument("--instances", action="store_true",
+                          help="each connected label id is one object on a 2D image (e.g. buildings)")
+    _model_options(evaluate)
+    evaluate.add_argument("-o", "--output", type=Path, help="also write the JSON report here")
+    evaluate.set_defaults(command=_evaluate)
+
+    bench = commands.add_parser("bench", help="encoder and click latency, peak memory (JSON)")
+    bench.add_argument("image", type=Path, nargs="?", help="default: the packaged CT sample")
+    bench.add_argument("--slices", type=int, default=5, help="slices to encode")
+    bench.add_argument("--clicks", type=int, default=50, help="prompts to answer on a cached slice")
+    _model_options(bench)
+    bench.add_argument("-o", "--output", type=Path, help="also write the JSON report here")
+    bench.set_defaults(command=_bench)
+    return parser
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="litemedsam", help="litemedsam (default), sam_vit_b|l|h")
+    parser.add_argument("--checkpoint", type=Path, help="weights file for SAM models")
+    parser.add_argument("--window", type=_window, help="CT window LEVEL,WIDTH in HU (default 40,400)")
+    parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
+
+
+# ---- argument types -------------------------------------------------------------------------------
+def _numbers(text: str, count: int, what: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        raise argparse.ArgumentTypeError(f"{what} needs {count} comma-separated numbers, got {text!r}")
+    return values
+
+
+def _box(text: str) -> tuple[float, float, float, float]:
+    return tuple(_numbers(text, 4, "--box X0,Y0,X1,Y1"))  # type: ignore[return-value]
+
+
+def _window(text: str) -> tuple[float, float]:
+    level, width = _numbers(text, 2, "--window LEVEL,WIDTH")
+    if width <= 0:
+        raise argparse.ArgumentTypeError("--window width must be positive")
+    return level, width
+
+
+def _point(text: str) -> tuple[float, float, int]:
+    parts = text.split(",")
+    sign = 1
+    if len(parts) == 3 and parts[2].strip() in {"+", "-", "1", "0", "pos", "neg"}:
+        sign = 0 if parts[2].strip() in {"-", "0", "neg"} else 1
+        parts = parts[:2]
+    x, y = _numbers(",".join(parts), 2, "--point X,Y[,+|-]")
+    return x, y, sign
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+# ---- commands -------------------------------------------------------------------------------------
+def _load(args: argparse.Namespace):
+    from .models import load_model
+
+    return load_model(args.model, checkpoint=args.checkpoint, device=args.device)
+
+
+def _segment(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .engine.segment_file import segment_image
+    from .images import read_image, write_mask
+
+    if not args.point and args.box is None:
+        raise PromptError("give a --box or at least one --point")
+    if args.output.resolve() == args.image.resolve():
+        raise GfmError("the output path is the input image: choose another file name")
+    image = read_image(args.image)
+    points = np.array([(x, y) for x, y, _ in args.point], dtype=np.float64).reshape(-1, 2)
+    labels = np.array([label for _, _, label in args.point], dtype=np.int64)
+    mask = segment_image(
+        image, _load(args), points=points, labels=labels, box=args.box, axis=args.axis, index=args.index,
+        propagate_3d=args.propagate, window=args.window,
+    )
+    path = write_mask(args.output, mask.astype(np.uint8), image)
+    print(f"wrote {path} ({int(mask.sum())} voxels in the mask)")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .images import read_image
+
+    summary = read_image(args.image).to_dict()
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    flat = {**{k: v for k, v in summary.items() if k not in ("geometry", "metadata")}, **summary["geometry"]}
+    for key, value in flat.items():
+        if key == "affine" and value is not None:
+            value = "\n" + "\n".join(" " * 16 + "  ".join(f"{x:10.4f}" for x in row) for row in value)
+        print(f"{key:>14}: {value}")
+    for warning in summary["metadata"]["warnings"]:
+        print(f"{'warning':>14}: {warning}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.prompted import evaluate_prompts
+    from .images import read_image
+
+    report = evaluate_prompts(
+        read_image(args.image), read_image(args.label), _load(args), label_ids=args.labels,
+        prompt_kinds=args.prompt or ["box", "click", "click+box"], axis=args.axis,
+        max_slices=args.max_slices, min_pixels=args.min_pixels, instances=args.instances, window=args.window,
+    )
+    return _emit(report, args.output)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .evaluation.bench import run_bench
+    from .images import read_image
+    from .samples import sample_path
+
+    image = read_image(args.image if args.image else sample_path("ct"))
+    report = run_bench(image, _load(args), slices=args.slices, clicks=args.clicks, window=args.window)
+    return _emit(report, args.output)
+
+
+def _emit(report: dict, output: Path | None) -> int:
+    text = json.dumps(report, indent=2)
+    print(text)
+    if output is not None:
+        from .images.atomic import atomic_write_text
+
+        atomic_write_text(output, text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Embed a plane once (slow, cached), then answer prompts with the prompt encoder + mask decoder (fast).
+
+Stateless apart from the cache: an :class:`Embedding` carries everything :meth:`Predictor.predict` needs, so
+one predictor serves many images, slices and axes at once (no "current image" kept on the predictor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..images import Image, Normalization, fit_normalization, take_plane
+from ..models import LoadedModel
+from .cache import CacheKey, EmbeddingCache, digest_plane
+from .prompts import Prompts, ResizeLongestSide
+
+
+@dataclass(frozen=True, eq=False)
+class Embedding:
+    """Image-encoder output for one plane: ``features`` (1, C, h, w) on the model's device."""
+
+    features: torch.Tensor
+    plane_shape: tuple[int, int]
+    key: CacheKey
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """A binary ``mask`` (rows, cols) on the plane grid, its predicted IoU ``score``, and the decoder's
+    ``low_res_logits`` (1, 1, L, L) that can be fed back as ``mask_input`` for the next prompt."""
+
+    mask: np.ndarray
+    score: float
+    low_res_logits: torch.Tensor
+
+
+class Predictor:
+    """Interactive segmentation on one loaded model, with an embedding cache."""
+
+    def __init__(self, model: LoadedModel, cache: EmbeddingCache | None = None) -> None:
+        self.model = model
+        self.cache = cache if cache is not None else EmbeddingCache()
+
+    # ---- slow path: once per plane -------------------------------------------------------------
+    def embed(
+        self,
+        image: Image,
+        axis: int | None = None,
+        index: int | None = None,
+        *,
+        normalization: Normalization | None = None,
+    ) -> Embedding:
+        """Embedding of ``image`` (2D) or of slice ``index`` along ``axis`` (3D), from the cache when known."""
+        return self.embed_many(image, axis, [index], normalization=normalization)[0]
+
+    def embed_many(
+        self,
+        image: Image,
+        axis: int | None,
+        indices: Sequence[int | None],
+        *,
+        normalization: Normalization | None = None,
+        batch_size: int = 4,
+    ) -> list[Embedding]:
+        """Embeddings of several slices; the uncached ones are encoded in batches of ``batch_size``."""
+        normalization = normalization if normalization is not None else fit_normalization(image)
+        planes = [take_plane(image, axis, index) for index in indices]
+        keys = [self.key(plane, axis, index, normalization) for plane, index in zip(planes, indices)]
+        features: dict[int, torch.Tensor] = {}
+        missing = []
+        for i, key in enumerate(keys):
+            cached = self.cache.get(key)
+            if cached is None:
+                missing.append(i)
+            else:
+                features[i] = cached.to(self.model.device)
+        for start in range(0, len(missing), batch_size):
+            chunk = missing[start : start + batch_size]
+            batch = torch.cat([self.preprocess(normalization.apply(planes[i])) for i in chunk])
+            with torch.inference_mode():
+                encoded = self.model.segmenter.encode(batch.to(self.model.device))
+            for i, tensor in zip(chunk, encoded):
+                features[i] = tensor.unsqueeze(0)
+                self.cache.put(keys[i], features[i])
+        return [Embedding(features[i], planes[i].shape[:2], keys[i]) for i in range(len(planes))]
+
+    def key(self, plane: np.ndarray, axis: int | None, index: int | None, normalization: Normalization) -> CacheKey:
+        return CacheKey(digest_plane(plane), axis, index, self.model.model_id, normalization.describe())
+
+    def is_cached(
+        self, image: Image, axis: int | None, index: int | None, normalization: Normalization
+    ) -> bool:
+        return self.key(take_plane(image, axis, index), axis, index, normalization) in self.cache
+
+    def preprocess(self, plane: np.ndarray) -> torch.Tensor:
+        """A normalised plane in [0, 1], (rows, cols) or (rows, cols, C) → model input (1, 3, S, S)."""
+        spec = self.model.spec
+        tensor = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))
+        tensor = tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)
+        if tensor.shape[0] >= 3:
+            tensor = tensor[:3]
+        else:
+            tensor = tensor[:1].expand(3, -1, -1)
+        resize = ResizeLongestSide(plane.shape[:2], spec.input_size)
+        tensor = F.interpolate(
+            tensor[None], size=resize.resized_shape, mode="bilinear", align_corners=False, antialias=True
+        )
+        if spec.preprocessing == "minmax":
+            low, high = tensor.amin(), tensor.amax()
+            tensor = (tensor - low) / torch.clamp(high - low, min=1e-8)
+        elif spec.preprocessing == "imagenet":
+            mean = torch.tensor(spec.pixel_mean).view(1, 3, 1, 1)
+            std = torch.tensor(spec.pixel_std).view(1, 3, 1, 1)
+            tensor = (tensor * 255.0 - mean) / std
+        else:
+            raise ValueError(f"unknown preprocessing {spec.preprocessing!r}")
+        rows, cols = resize.resized_shape
+        return F.pad(tensor, (0, spec.input_size - cols, 0, spec.input_size - rows))
+
+    # ---- fast path: every prompt -----------------------------------------------------------------
+    def predict(
+        self,
+        embedding: Embedding,
+        points: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
+        box: tuple[float, float, float, float] | None = None,
+        mask_input: torch.Tensor | None = None,
+        *,
+        multimask: bool | None = None,
+    ) -> Prediction:
+        """Mask for prompts in plane pixel coordinates (x = column, y = row; labels 1 / 0).
+
+        ``multimask=None`` asks for SAM's three candidates when the prompt is one lone point (where one mask is
+        ambiguous) and keeps the one with the best predicted IoU.
+        """
+        prompts = Prompts(
+            points if points is not None else np.zeros((0, 2)),
+            labels if labels is not None else np.zeros((0,)),
+            box,
+        )
+        return self.predict_prompts(embedding, prompts, mask_input, multimask=multimask)
+
+    def predict_prompts(
+        self,
+        embedding: Embedding,
+        prompts: Prompts,
+        mask_input: torch.Tensor | None = None,
+        *,
+        multimask: bool | None = None,
+    ) -> Prediction:
+        prompts.check(embedding.plane_shape)
+        if multimask is None:
+            multimask = prompts.box is None and len(prompts.points) == 1
+        device = self.model.device
+        resize = ResizeLongestSide(embedding.plane_shape, self.model.spec.input_size)
+        point_args = None
+        if len(prompts.points):
+            coords = torch.as_tensor(resize.points(prompts.points), dtype=torch.float32, device=device)
+            point_labels = torch.as_tensor(prompts.labels, dtype=torch.int64, device=device)
+            point_args = (coords[None], point_labels[None])
+        box_arg = None
+        if prompts.box is not None:
+            box_arg = torch.as_tensor(resize.box(prompts.box), dtype=torch.float32, device=device)[None]
+        if mask_input is not None:
+            mask_input = mask_input.to(device)
+        with torch.inference_mode():
+            logits, scores = self.model.segmenter.decode(
+                embedding.features, points=point_args, boxes=box_arg, mask_input=mask_input, multimask=multimask
+            )
+        best = int(torch.argmax(scores[0]))
+        low_res = logits[:, best : best + 1]
+        mask = self.upscale(low_res, embedding.plane_shape)[0, 0] > 0
+        return Prediction(mask.cpu().numpy(), float(scores[0, best]), low_res)
+
+    def upscale(self, low_res_logits: torch.Tensor, plane_shape: tuple[int, int]) -> torch.Tensor:
+        """Low-res logits (B, 1, L, L) → logits on the plane grid (B, 1, rows, cols): undo pad and resize."""
+        size = self.model.spec.input_size
+        rows, cols = ResizeLongestSide(plane_shape, size).resized_shape
+        logits = F.interpolate(low_res_logits, size=(size, size), mode="bilinear", align_corners=False)
+        logits = logits[..., :rows, :cols]
+        return F.interpolate(logits, size=plane_shape, mode="bilinear", align_corners=False)

@@ -1,0 +1,1 @@
+"""Measuring segmentation quality and speed on real data."""

@@ -1,0 +1,25 @@
+"""Pixels and geometry: read images, write masks on their grid, normalise intensities.
+
+numpy + nibabel / pydicom / rasterio / Pillow only — never torch, napari or Qt. Format modules
+(:mod:`~gfm_napari.images.nifti`, :mod:`~gfm_napari.images.dicom`, :mod:`~gfm_napari.images.geotiff`,
+:mod:`~gfm_napari.images.plain`) import their library lazily, so importing this package is cheap.
+"""
+
+from gfm_napari.images.geometry import Geometry
+from gfm_napari.images.image import MODALITIES, Image, ImageMetadata, ImageWarning
+from gfm_napari.images.intensity import Normalization, fit_normalization, take_plane
+from gfm_napari.images.io import SUPPORTED_FORMATS, read_image, write_mask
+
+__all__ = [
+    "MODALITIES",
+    "SUPPORTED_FORMATS",
+    "Geometry",
+    "Image",
+    "ImageMetadata",
+    "ImageWarning",
+    "Normalization",
+    "fit_normalization",
+    "read_image",
+    "take_plane",
+    "write_mask",
+]

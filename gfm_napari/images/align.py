@@ -1,0 +1,55 @@
+"""Bring a label map onto an image's voxel grid using both geometries (nearest neighbour, exact)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gfm_napari.errors import GeometryError
+from gfm_napari.images.image import Image
+
+
+def labels_on_grid(image: Image, labels: Image) -> np.ndarray:
+    """``labels.array`` re-indexed onto ``image``'s spatial grid.
+
+    Medical images: the two affines must agree up to an axis permutation, flips and an integer voxel offset
+    (e.g. a LAS segmentation of an LPS DICOM series); voxels outside the label grid become 0. Rasters and plain
+    images: the same shape (and the same CRS/transform when both have one).
+
+    Returns:
+        array of ``image.spatial_shape`` with ``labels.array``'s dtype.
+
+    Raises:
+        GeometryError: the label map is not on the image's grid (other voxel size, rotation, fractional offset,
+            another shape / CRS / transform for rasters).
+    """
+    source, target = labels.geometry, image.geometry
+    if source.affine is None or target.affine is None or source.crs is not None or target.crs is not None:
+        if labels.spatial_shape != image.spatial_shape:
+            raise GeometryError(f"label shape {labels.spatial_shape} differs from image shape {image.spatial_shape}")
+        if source.transform is not None and target.transform is not None and (
+            source.crs != target.crs or not np.allclose(source.transform, target.transform)
+        ):
+            raise GeometryError("the label raster has another CRS or transform than the image")
+        return np.asarray(labels.array)
+    ndim = image.spatial_ndim
+    # image voxel index -> label voxel index
+    mapping = np.linalg.inv(np.asarray(source.affine, float)) @ np.asarray(target.affine, float)
+    rotation, offset = mapping[:3, :3], mapping[:3, 3]
+    label_axes = np.argmax(np.abs(rotation), axis=0)[:ndim]
+    signs = np.sign(rotation[label_axes, np.arange(ndim)])
+    # same voxel size, axes only permuted / flipped: |entry| is 1 where an image axis meets its label axis, else 0
+    expected = np.zeros((3, ndim))
+    expected[label_axes, np.arange(ndim)] = 1.0
+    is_permutation = sorted(label_axes.tolist()) == list(range(ndim)) and np.allclose(
+        np.abs(rotation[:, :ndim]), expected, atol=1e-4
+    )
+    if labels.spatial_ndim != ndim or not is_permutation or not np.allclose(offset, offset.round(), atol=1e-3):
+        raise GeometryError("the label map is not on the image's voxel grid (up to axis order and flips)")
+    reordered = np.transpose(np.asarray(labels.array), label_axes)  # axis a <- label axis label_axes[a]
+    indices, keep = [], np.ones(image.spatial_shape, bool)
+    for axis in range(ndim):
+        index = (signs[axis] * np.arange(image.spatial_shape[axis]) + offset[label_axes[axis]]).round().astype(int)
+        inside = (index >= 0) & (index < reordered.shape[axis])
+        indices.append(np.where(inside, index, 0))
+        keep &= inside.reshape([-1 if a == axis else 1 for a in range(ndim)])
+    return np.where(keep, reordered[np.ix_(*indices)], 0).astype(reordered.dtype)

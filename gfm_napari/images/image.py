@@ -1,0 +1,156 @@
+"""The in-memory image: an array in its stored axis order plus its geometry and a few safe facts.
+
+Axis order per reader (spatial axes first; a channel axis, when there is one, is LAST and only for 2D):
+
+==========================  ===============================  ==========================
+reader                      array shape                      ``axis_names``
+==========================  ===============================  ==========================
+NIfTI 3D / 2D               (I, J, K) / (I, J) as stored     ("i", "j", "k") / ("i", "j")
+DICOM series                (slice, row, col)                ("slice", "row", "col")
+DICOM single slice          (row, col)                       ("row", "col")
+GeoTIFF 1 band / B bands    (row, col) / (row, col, B)       ("row", "col"[, "band"])
+PNG / JPEG / plain TIFF     (row, col) / (row, col, 3)       ("row", "col"[, "channel"])
+==========================  ===============================  ==========================
+
+No patient identifiers are ever kept: :class:`ImageMetadata` holds only technical facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gfm_napari.errors import GeometryError, ImageReadError
+from gfm_napari.images.geometry import Geometry
+
+MODALITIES = ("CT", "MR", "raster", "photo")
+"""Allowed values of :attr:`Image.modality` (they choose the default intensity normalisation)."""
+
+
+class ImageWarning(UserWarning):
+    """Something about an image that the user should know but that does not stop reading (e.g. a slice gap)."""
+
+
+@dataclass(frozen=True)
+class ImageMetadata:
+    """Non-identifying facts about where an image came from.
+
+    Attributes:
+        format: "nifti1", "nifti2", "dicom", "geotiff", "tiff", "png", "jpeg".
+        stored_dtype: dtype name of the pixels as stored in the file (before any rescale).
+        description: DICOM SeriesDescription or None (NIfTI ``descrip`` is not kept: free text).
+        series_uid: DICOM SeriesInstanceUID ("" when the files carry none) or None.
+        source_modality: the file's own modality tag (e.g. DICOM "PT") when it differs from the mapped one.
+        band_descriptions: one entry per band / channel (None where the file has none); () for 1-channel images.
+        n_files: number of files read (DICOM series), else 1.
+        warnings: human-readable, one line each (slice gaps, ...); also emitted as :class:`ImageWarning`.
+    """
+
+    format: str
+    stored_dtype: str
+    description: str | None = None
+    series_uid: str | None = None
+    source_modality: str | None = None
+    band_descriptions: tuple[str | None, ...] = ()
+    n_files: int = 1
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return {
+            "format": self.format,
+            "stored_dtype": self.stored_dtype,
+            "description": self.description,
+            "series_uid": self.series_uid,
+            "source_modality": self.source_modality,
+            "band_descriptions": list(self.band_descriptions),
+            "n_files": self.n_files,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Image:
+    """Pixels + geometry, as read from one file, folder or file list.
+
+    Attributes:
+        array: numeric array in the reader's stored axis order (see the module table); spatial axes first, an
+            optional channel axis last (2D only). Kept as a read-only view: copy it before modifying.
+        geometry: where the pixels are (:class:`Geometry`); ``geometry.ndim == spatial_ndim``.
+        modality: one of :data:`MODALITIES`.
+        source: the path it was read from (file or, for a DICOM series, the folder / first file).
+        channel_axis: ``array.ndim - 1`` for multi-channel 2D images, else None.
+        axis_names: one short name per array axis, e.g. ("slice", "row", "col").
+        metadata: :class:`ImageMetadata`.
+    """
+
+    array: np.ndarray
+    geometry: Geometry
+    modality: str
+    source: Path
+    channel_axis: int | None = None
+    axis_names: tuple[str, ...] = ()
+    metadata: ImageMetadata = field(default_factory=lambda: ImageMetadata(format="unknown", stored_dtype=""))
+
+    def __post_init__(self) -> None:
+        array = np.asarray(self.array)
+        if array.size == 0:
+            raise ImageReadError(f"image is empty (shape {array.shape})")
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.iscomplexobj(array):
+            raise ImageReadError(f"unsupported pixel type {array.dtype}")
+        view = array.view()
+        view.setflags(write=False)
+        object.__setattr__(self, "array", view)
+        object.__setattr__(self, "source", Path(self.source))
+        if self.modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
+        n_channel = 0 if self.channel_axis is None else 1
+        if self.channel_axis is not None and self.channel_axis != array.ndim - 1:
+            raise ValueError(f"channel_axis must be the last axis ({array.ndim - 1}), got {self.channel_axis}")
+        spatial_ndim = array.ndim - n_channel
+        if spatial_ndim not in (2, 3) or (n_channel and spatial_ndim != 2):
+            raise ImageReadError(f"expected a 2D, 3D or 2D multi-channel image, got shape {array.shape}")
+        if self.geometry.ndim != spatial_ndim:
+            raise GeometryError(
+                f"geometry has {self.geometry.ndim} spatial axes but the image has {spatial_ndim} (shape {array.shape})"
+            )
+        names = tuple(self.axis_names) or _default_axis_names(spatial_ndim, n_channel)
+        if len(names) != array.ndim:
+            raise ValueError(f"axis_names {names} do not match array shape {array.shape}")
+        object.__setattr__(self, "axis_names", names)
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        """Shape of the spatial axes (what a mask for this image must have)."""
+        return tuple(self.array.shape[: self.spatial_ndim])
+
+    @property
+    def spatial_ndim(self) -> int:
+        """2 or 3."""
+        return self.array.ndim - (0 if self.channel_axis is None else 1)
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels / bands (1 when there is no channel axis)."""
+        return 1 if self.channel_axis is None else int(self.array.shape[self.channel_axis])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary for ``gfm-napari info --json`` (no pixel data)."""
+        return {
+            "source": str(self.source),
+            "modality": self.modality,
+            "shape": list(self.array.shape),
+            "dtype": self.array.dtype.name,
+            "axis_names": list(self.axis_names),
+            "channel_axis": self.channel_axis,
+            "geometry": self.geometry.to_dict(),
+            "metadata": self.metadata.to_dict(),
+        }
+
+
+def _default_axis_names(spatial_ndim: int, n_channel: int) -> tuple[str, ...]:
+    names = ("slice", "row", "col") if spatial_ndim == 3 else ("row", "col")
+    return names + (("channel",) if n_channel else ())

@@ -1,0 +1,99 @@
+"""Format dispatch: :func:`read_image` by suffix / folder, :func:`write_mask` by the OUTPUT suffix.
+
+=======================================  ==================  ==========================
+input                                    reader              options
+=======================================  ==================  ==========================
+folder, list of files, .dcm / .dicom     dicom.read          series_uid
+other file that is DICOM (preamble)      dicom.read          series_uid
+.nii, .nii.gz                            nifti.read          volume
+.tif, .tiff                              geotiff.read        (photo when no CRS)
+.png, .jpg, .jpeg                        plain.read
+=======================================  ==================  ==========================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from gfm_napari.errors import ExportError, ImageReadError
+from gfm_napari.images._writing import MASK_SUFFIXES, check_destination, full_suffix
+from gfm_napari.images.image import Image
+
+SUPPORTED_FORMATS = "NIfTI (.nii, .nii.gz), DICOM (folder, .dcm), (Geo)TIFF (.tif, .tiff), PNG, JPEG (.jpg, .jpeg)"
+
+PathLike = str | os.PathLike[str]
+
+
+def read_image(path: PathLike | Sequence[PathLike], **options: object) -> Image:
+    """Read any supported image; see the module table for the dispatch and the per-format options.
+
+    Args:
+        path: a file, a DICOM folder, or a sequence of DICOM files.
+        **options: reader options (``volume=`` for NIfTI, ``series_uid=`` for DICOM).
+
+    Raises:
+        ImageReadError: missing path, unsupported format, an option that does not apply, or a reader failure.
+    """
+    reader, allowed, name = _pick_reader(path)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ImageReadError(f"option {', '.join(unknown)} does not apply to {name} images")
+    return reader(path, **options)
+
+
+def write_mask(path: PathLike, mask: np.ndarray, source: Image) -> Path:
+    """Write ``mask`` (labels on ``source``'s spatial grid) atomically, in the format given by ``path``'s suffix.
+
+    .nii / .nii.gz -> NIfTI with the source's header / affine (medical sources only); .tif / .tiff -> single-band
+    DEFLATE GeoTIFF with the source's CRS / transform; .png -> 2D PNG. uint8, or uint16 above label 255.
+
+    Raises:
+        ExportError: unsupported suffix, the input file itself, bad labels, unsupported source for the format.
+        GeometryError: ``mask.shape != source.spatial_shape``.
+    """
+    from gfm_napari.images import geotiff, nifti, plain
+
+    out = check_destination(path, source)
+    suffix = full_suffix(out)
+    writers = {".nii": nifti, ".nii.gz": nifti, ".tif": geotiff, ".tiff": geotiff, ".png": plain}
+    if suffix not in writers:  # pragma: no cover - check_destination already refused it
+        raise ExportError(f"cannot write a mask as '{suffix}'; use one of {', '.join(MASK_SUFFIXES)}")
+    return writers[suffix].write_mask(out, mask, source)
+
+
+def _pick_reader(path: PathLike | Sequence[PathLike]) -> tuple[Callable[..., Image], tuple[str, ...], str]:
+    from gfm_napari.images import dicom, geotiff, nifti, plain
+
+    if not isinstance(path, (str, os.PathLike)):
+        return dicom.read, ("series_uid",), "DICOM"
+    p = Path(path)
+    if not p.exists():
+        raise ImageReadError(f"no such file or folder: '{p}'")
+    if p.is_dir():
+        return dicom.read, ("series_uid",), "DICOM"
+    suffix = full_suffix(p)
+    if suffix in (".nii", ".nii.gz"):
+        return nifti.read, ("volume",), "NIfTI"
+    if suffix in (".dcm", ".dicom"):
+        return dicom.read, ("series_uid",), "DICOM"
+    if suffix in (".tif", ".tiff"):
+        return geotiff.read, (), "TIFF"
+    if suffix in (".png", ".jpg", ".jpeg"):
+        return plain.read, (), "PNG/JPEG"
+    if _looks_like_dicom(p):
+        return dicom.read, ("series_uid",), "DICOM"
+    raise ImageReadError(f"unsupported format '{p.suffix or p.name}'; supported: {SUPPORTED_FORMATS}")
+
+
+def _looks_like_dicom(p: Path) -> bool:
+    """True when the file has the DICOM Part 10 preamble ('DICM' at byte 128), e.g. extension-less series files."""
+    try:
+        with p.open("rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False

