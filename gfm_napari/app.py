@@ -1,16 +1,30 @@
-"""``gfm-napari`` with no arguments: napari with the plugin's CT sample, shown axially as radiologists read it."""
+"""``gfm-napari`` with no arguments: napari with the plugin's CT sample, shown axially as radiologists read it,
+and the Segment dock."""
 
 from __future__ import annotations
+
+import contextlib
 
 
 def launch() -> int:
     import napari
 
+    from napari.qt.threading import WorkerBase
+
     viewer = napari.Viewer(title="gfm-napari")
-    viewer.open_sample("gfm-napari", "ct_abdomen")
-    show_axial(viewer)
+    open_sample_with_dock(viewer)
     napari.run()
+    with contextlib.suppress(RuntimeError):  # a worker still running after 10 s is left to the exiting process
+        WorkerBase.await_workers(10_000)  # let a slice being encoded finish before the interpreter goes away
     return 0
+
+
+def open_sample_with_dock(viewer):
+    """The CT sample in an axial view, with the Segment dock docked on the right; returns the dock's widget."""
+    viewer.open_sample("gfm-napari", "ct_abdomen")
+    _, widget = viewer.window.add_plugin_dock_widget("gfm-napari", "Segment")
+    show_axial(viewer)
+    return widget
 
 
 def show_axial(viewer) -> None:
@@ -18,5 +32,5 @@ def show_axial(viewer) -> None:
     if viewer.dims.ndim == 3:
         viewer.dims.order = (2, 1, 0)
         viewer.dims.set_current_step(2, viewer.dims.nsteps[2] // 2)
-        viewer.camera.orientation2d = ("up", "left")
+        viewer.scene.camera.orientation2d = ("up", "left")
     viewer.reset_view()

@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--val-every", type=int, default=150)
     train.add_argument("--no-distill", action="store_true", help="real labels only, no self-distillation")
     train.add_argument("--export", type=Path, help="write the best weights here as float16 safetensors + JSON")
-    _model_options(train)
+    _model_options(train, default="litemedsam")
     train.set_defaults(command=_train)
 
     bench = commands.add_parser("bench", help="encoder and click latency, peak memory (JSON)")
@@ -106,8 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="litemedsam", help="litemedsam (default), sam_vit_b|l|h")
+def _model_options(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    parser.add_argument(
+        "--model", default=default,
+        help=f"{default or 'litemedsam_clicks'} (default), litemedsam (the box-trained base), sam_vit_b|l|h",
+    )
     parser.add_argument("--checkpoint", type=Path, help="weights file for SAM models")
     parser.add_argument("--window", type=_window, help="CT window LEVEL,WIDTH in HU (default 40,400)")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
@@ -154,9 +157,9 @@ def _ints(text: str) -> list[int]:
 
 # ---- commands -------------------------------------------------------------------------------------
 def _load(args: argparse.Namespace):
-    from .models import load_model
+    from .models import DEFAULT_MODEL, load_model
 
-    return load_model(args.model, checkpoint=args.checkpoint, device=args.device)
+    return load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device)
 
 
 def _segment(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 CORE = ["gfm_napari.images", "gfm_napari.models", "gfm_napari.engine.predictor", "gfm_napari.engine.propagate",
+        "gfm_napari.engine.session",
         "gfm_napari.evaluation.prompted", "gfm_napari.evaluation.interactive", "gfm_napari.evaluation.clicker",
         "gfm_napari.evaluation.bench", "gfm_napari.training.run_clicks", "gfm_napari.cli"]
 

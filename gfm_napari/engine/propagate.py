@@ -69,6 +69,7 @@ def propagate(
             if predictor.is_cached(image, axis, current, normalization):
                 embedding = predictor.embed(image, axis, current, normalization=normalization)
             else:
+                yield Progress(done, depth, f"encoding slice {current}")  # a cancel point before the slow part
                 ahead = [current + step * k for k in range(settings.batch_size) if 0 <= current + step * k < depth]
                 embedding = predictor.embed_many(image, axis, ahead, normalization=normalization)[0]
             box = box_from_mask(previous, settings.margin)

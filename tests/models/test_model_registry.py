@@ -9,7 +9,7 @@ from gfm_napari.models import available_models, get_spec, load_model
 
 
 def test_available_models_lists_default_first():
-    assert available_models() == ["litemedsam", "litemedsam_clicks", "sam_vit_b", "sam_vit_l", "sam_vit_h"]
+    assert available_models() == ["litemedsam_clicks", "litemedsam", "sam_vit_b", "sam_vit_l", "sam_vit_h"]
 
 
 def test_specs_carry_input_size_and_preprocessing():

@@ -1,0 +1,601 @@
+"""The "Segment" dock: wires an image layer, a model, prompt layers, workers and autosave to a SegmentationSession.
+
+Nothing here decides what a prompt means (that is :mod:`gfm_napari.engine.session`); this module turns user
+actions into ordered tasks (:class:`~gfm_napari.ui.workers.TaskQueue`) and redraws layers from the session when a
+task has settled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import napari
+import numpy as np
+from napari.layers import Image as ImageLayer
+from napari.layers import Labels
+from napari.utils.notifications import Notification, notification_manager, show_error
+from qtpy.QtCore import QEvent, Qt, QTimer
+from qtpy.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.predictor import Predictor
+from ..engine.propagate import PropagationSettings
+from ..engine.session import SegmentationSession
+from ..errors import GfmError, PromptError
+from ..images import Image, Normalization, fit_normalization
+from ..jobs import Progress
+from ..models import get_spec
+from . import models
+from .autosave import Autosaver, image_digest, load_recovery, recovery_dir, recovery_path
+from .layers import DEFAULT_CT_WINDOW, IMAGE_KEY, labels_layer_data, object_colormap
+from .prompt_layers import PromptCallbacks, PromptLayers
+from .workers import TaskQueue
+
+SHORTCUTS = """<b>Segment</b> — box or click an object, accept it, go on with the next one.<br>
+<b>Shortcuts</b> (canvas; the prompt layers and the viewer)<br>
+click: positive click &nbsp;·&nbsp; Shift/Alt-click: negative click<br>
+P: click tool &nbsp;·&nbsp; B: box tool &nbsp;·&nbsp; T: toggle negative clicks<br>
+A or Enter: accept the preview into the labels<br>
+N: new object (accepts what is pending)<br>
+Ctrl+Z / Ctrl+Shift+Z: undo / redo (prompts and labels)"""
+
+LOAD_CHECKPOINT = "Load SAM checkpoint…"
+# One slice per step, so that Cancel stops a propagation within one slice's encoding.
+UI_PROPAGATION = PropagationSettings(batch_size=1)
+
+
+class SegmentWidget(QWidget):
+    """Interactive segmentation of one image layer at a time.
+
+    Args:
+        viewer: the napari viewer.
+        load_default: gives the starting model (run in a worker); default: click-trained LiteMedSAM when it loads.
+        recovery_folder: where autosaves go (default: see :func:`~gfm_napari.ui.autosave.recovery_dir`).
+        autosave_interval_s: at most one autosave per this many seconds.
+    """
+
+    def __init__(
+        self,
+        viewer: napari.viewer.Viewer,
+        *,
+        load_default: Callable[[], Predictor] | None = None,
+        recovery_folder: str | Path | None = None,
+        autosave_interval_s: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.queue = TaskQueue(self._report, parent=self)
+        self.session: SegmentationSession | None = None
+        self.prompt_layers: PromptLayers | None = None
+        self.labels_layer: Labels | None = None
+        self.image_layer: ImageLayer | None = None
+        self.autosaver: Autosaver | None = None
+        self._predictors: dict[str, Predictor] = {}
+        self._predictor: Predictor | None = None
+        self._recovery_folder = recovery_dir(recovery_folder)
+        self._autosave_interval = autosave_interval_s
+        self._recovered: np.ndarray | None = None
+        self._waiting: tuple[ImageLayer, Image, str] | None = None  # an image read before any model loaded
+        self._pending_previews: set = set()
+        self._shown_version = -1
+        self._last_axis = 2
+        self._watching_window = False
+        self._build()
+        self.queue.status.connect(self._show_status)
+        self.queue.settled.connect(self._schedule_render)
+        viewer.layers.events.inserted.connect(self._refresh_images)
+        viewer.layers.events.removed.connect(self._on_layer_removed)
+        viewer.dims.events.current_step.connect(self._on_dims_changed)
+        viewer.dims.events.order.connect(self._on_dims_changed)
+        self._bind_keys(viewer)
+        self.queue.run(load_default or models.load_default, self._model_loaded, "Loading the model…")
+        self._refresh_images()
+
+    # ---- layout ----------------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.setToolTip(SHORTCUTS)
+        self.image_combo = QComboBox()
+        self.model_combo = QComboBox()
+        self.window_level = _spin(-1500, 3000, DEFAULT_CT_WINDOW[0], " HU")
+        self.window_width = _spin(1, 5000, DEFAULT_CT_WINDOW[1], " HU")
+        source = QFormLayout()
+        source.addRow("Image", self.image_combo)
+        source.addRow("Model", self.model_combo)
+        source.addRow("Window level", self.window_level)
+        source.addRow("Window width", self.window_width)
+
+        self.click_tool = QRadioButton("Click (P)")
+        self.box_tool = QRadioButton("Box (B)")
+        self.box_tool.setChecked(True)
+        tools = QButtonGroup(self)
+        tools.addButton(self.click_tool)
+        tools.addButton(self.box_tool)
+        self.negative = QCheckBox("Negative clicks (T)")
+        self.negative.setToolTip("Clicks remove instead of add; Shift/Alt-click does the opposite of this setting")
+        self.object_label = QLabel()
+        self.object_label.setTextFormat(Qt.TextFormat.RichText)
+        self.new_button = _button("New object", "N", "Accept what is pending and start the next object")
+        self.accept_button = _button("Accept", "A / Enter", "Write the preview into the labels")
+        self.clear_button = _button("Clear object", "", "Remove the current object's prompts and labels")
+        self.undo_button = _button("Undo", "Ctrl+Z", "Undo the last prompt or label change")
+        self.redo_button = _button("Redo", "Ctrl+Shift+Z", "Redo what was undone")
+        prompts = QGridLayout()
+        prompts.addWidget(self.box_tool, 0, 0)
+        prompts.addWidget(self.click_tool, 0, 1)
+        prompts.addWidget(self.negative, 1, 0, 1, 2)
+        prompts.addWidget(self.object_label, 2, 0, 1, 2)
+        prompts.addWidget(self.accept_button, 3, 0)
+        prompts.addWidget(self.new_button, 3, 1)
+        prompts.addWidget(self.clear_button, 4, 0)
+        undo_row = QHBoxLayout()
+        undo_row.addWidget(self.undo_button)
+        undo_row.addWidget(self.redo_button)
+        prompts.addLayout(undo_row, 4, 1)
+
+        self.propagate_button = _button("Propagate to 3D", "", "Carry the current object through the volume")
+        self.encode_button = _button("Encode all slices", "", "Encode every slice now: later prompts are instant")
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m slices")
+        self.cancel_button = QPushButton("Cancel")
+        volume = QGridLayout()
+        volume.addWidget(self.propagate_button, 0, 0)
+        volume.addWidget(self.encode_button, 0, 1)
+        volume.addWidget(self.progress, 1, 0)
+        volume.addWidget(self.cancel_button, 1, 1)
+        self._show_progress(False)
+
+        self.restore_button = QPushButton()
+        self.restore_button.setVisible(False)
+        self.status = QLabel("Starting…")
+        self.status.setWordWrap(True)
+        hints = QLabel("A accept · N new object · Ctrl+Z undo · Shift-click negative · hover for more")
+        hints.setWordWrap(True)
+        hints.setStyleSheet("color: gray")
+
+        layout = QVBoxLayout(self)
+        for title, content in (("Image and model", source), ("Prompts", prompts), ("Volume", volume)):
+            box = QGroupBox(title)
+            box.setLayout(content)
+            layout.addWidget(box)
+        layout.addWidget(self.restore_button)
+        layout.addWidget(self.status)
+        layout.addWidget(hints)
+        layout.addStretch(1)
+
+        self.image_combo.currentIndexChanged.connect(self._on_image_chosen)
+        self.model_combo.activated.connect(self._on_model_chosen)
+        self._window_timer = _debounce(self, 300, self._on_window_changed)
+        self.window_level.valueChanged.connect(self._window_timer.start)
+        self.window_width.valueChanged.connect(self._window_timer.start)
+        self.click_tool.toggled.connect(self._apply_tool)
+        self.new_button.clicked.connect(self.new_object)
+        self.accept_button.clicked.connect(self.accept)
+        self.clear_button.clicked.connect(self.clear_object)
+        self.undo_button.clicked.connect(self.undo)
+        self.redo_button.clicked.connect(self.redo)
+        self.propagate_button.clicked.connect(self.propagate)
+        self.encode_button.clicked.connect(self.encode_volume)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.restore_button.clicked.connect(self.restore_recovery)
+        self._prefetch_timer = _debounce(self, 150, self._prefetch)
+        self._render_timer = _debounce(self, 0, self._render)
+
+    def _bind_keys(self, provider, *, unbind: bool = False) -> None:
+        keys = {
+            "n": self.new_object, "a": self.accept, "Enter": self.accept, "Control-z": self.undo,
+            "Control-Shift-z": self.redo, "p": self.click_tool.click, "b": self.box_tool.click,
+            "t": self.negative.toggle,
+        }
+        for key, action in keys.items():
+            provider.bind_key(key, None if unbind else (lambda _, action=action: action()), overwrite=True)
+
+    # ---- user actions (public: also what tests and scripts drive) --------------------------------------------------
+    def accept(self) -> None:
+        self._session_task(lambda s: s.accept(), threaded=True, message="Accepting…")
+
+    def new_object(self) -> None:
+        self._session_task(lambda s: s.new_object(), threaded=True)
+
+    def clear_object(self) -> None:
+        self._session_task(lambda s: s.clear_object())
+
+    def undo(self) -> None:
+        self._session_task(lambda s: s.undo())
+
+    def redo(self) -> None:
+        self._session_task(lambda s: s.redo())
+
+    def propagate(self) -> None:
+        """Propagate the current object from the slice on screen through the volume (cancellable)."""
+
+        def apply(session, axis, index, volume):
+            if session is self.session:
+                session.apply_propagation(axis, index, volume)
+
+        self._run_job(lambda s, a, i: s.propagate_job(a, i, UI_PROPAGATION), apply, "Propagating from slice {}…")
+
+    def encode_volume(self) -> None:
+        """Encode every slice along the viewed axis, nearest first (cancellable)."""
+        self._run_job(lambda s, a, i: s.embed_job(a, i), lambda *_: None, "Encoding all slices from {}…")
+
+    def cancel(self) -> None:
+        if self.queue.cancel_job():
+            self._show_progress(False)
+            self._show_status("Cancelled")
+
+    def restore_recovery(self) -> None:
+        """Replace the labels by the autosaved ones found for this image (undoable)."""
+        recovered, self._recovered = self._recovered, None
+        self.restore_button.setVisible(False)
+        if recovered is not None:
+            self._session_task(lambda s: s.replace_labels(recovered))
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, running or waiting to be redrawn."""
+        return self.queue.idle and not self._render_timer.isActive()
+
+    def current_plane(self) -> tuple[int | None, int | None]:
+        """The plane on screen as ``(axis, index)`` in the image's data axes; ``(None, None)`` for 2D images."""
+        if self.session is None or self.session.image.spatial_ndim == 2:
+            return None, None
+        if self.viewer.dims.ndisplay != 2:
+            raise PromptError("switch to the 2D view to prompt or propagate (Ctrl+Y)")
+        axis = self._slice_axis()
+        index = int(round(self.image_layer.world_to_data(self.viewer.dims.point)[axis]))
+        return self.session.plane_key(axis, index)
+
+    # ---- image and model -------------------------------------------------------------------------------------------
+    def _refresh_images(self, event=None) -> None:
+        layers = [layer for layer in self.viewer.layers if isinstance(layer, ImageLayer)]
+        current = self.image_layer
+        self.image_combo.blockSignals(True)
+        self.image_combo.clear()
+        for layer in layers:
+            self.image_combo.addItem(layer.name, layer)
+        self.image_combo.blockSignals(False)
+        if current in layers:
+            self.image_combo.setCurrentIndex(layers.index(current))
+        else:
+            ours = [i for i, layer in enumerate(layers) if IMAGE_KEY in layer.metadata]
+            if ours:
+                self.image_combo.setCurrentIndex(ours[0])
+                self._on_image_chosen(ours[0])
+
+    def _on_dims_changed(self, event=None) -> None:
+        self._prefetch_timer.start()
+
+    def _on_layer_removed(self, event) -> None:
+        if event.value is self.image_layer:
+            self._close_session()
+        self._refresh_images()
+
+    def _on_image_chosen(self, index: int) -> None:
+        layer = self.image_combo.itemData(index)
+        if layer is None or layer is self.image_layer:
+            return
+        self._close_session()
+        image = layer.metadata.get(IMAGE_KEY)
+        if not isinstance(image, Image):
+            show_error(f"gfm-napari: '{layer.name}' was not opened with gfm-napari; open its file with gfm-napari")
+            return
+        self.image_layer = layer
+        for spin in (self.window_level, self.window_width):
+            spin.setEnabled(image.modality == "CT")
+        self.queue.run(lambda: image_digest(image), partial(self._start_session, layer, image), "Reading the image…")
+
+    def _start_session(self, layer: ImageLayer, image: Image, digest: str) -> None:
+        if layer is not self.image_layer:
+            return
+        if self._predictor is None:
+            self._waiting = layer, image, digest
+            raise PromptError("no model is loaded; choose one in the Model list")
+        self._waiting = None
+        self.labels_layer = self._output_layer(layer, image)
+        self.session = SegmentationSession(
+            self._predictor, image, self._normalization(image), labels=self.labels_layer.data
+        )
+        self.prompt_layers = PromptLayers(
+            self.viewer, image, layer.name, axis=self._slice_axis, negative=self.negative.isChecked,
+            callbacks=PromptCallbacks(self._on_point, self._on_point_removed, self._on_box),
+        )
+        for prompt_layer in self.prompt_layers.layers:
+            self._bind_keys(prompt_layer)
+        self.autosaver = Autosaver(
+            recovery_path(self._recovery_folder, digest), lambda: self.labels_layer.data, self._autosave_interval, self
+        )
+        self._shown_version = self.session.version
+        self._offer_recovery()
+        self._apply_tool()
+        self._prefetch()
+
+    def _output_layer(self, layer: ImageLayer, image: Image) -> Labels:
+        name = f"{layer.name} segmentation"
+        for existing in self.viewer.layers:
+            if (isinstance(existing, Labels) and existing.name == name and existing.metadata.get(IMAGE_KEY) is image
+                    and existing.data.dtype == np.uint16):
+                return existing
+        data, kwargs, _ = labels_layer_data(np.zeros(image.spatial_shape, np.uint16), image, name)
+        return self.viewer.add_labels(data, opacity=0.55, colormap=object_colormap(), **kwargs)
+
+    def _offer_recovery(self) -> None:
+        path = self.autosaver.path
+        recovered = load_recovery(path)
+        if recovered is None or recovered.shape != self.session.labels.shape:
+            return
+        if np.array_equal(recovered, self.session.labels):
+            return
+        self._recovered = recovered
+        stamp = _time_of(path)
+        self.restore_button.setText(f"Restore autosaved labels ({stamp})")
+        self.restore_button.setVisible(True)
+        notification_manager.dispatch(Notification(
+            f"gfm-napari: labels autosaved for '{self.image_layer.name}' at {stamp} can be restored",
+            severity="info", actions=[("Restore", self.restore_recovery)],
+        ))
+
+    def _close_session(self) -> None:
+        if self.autosaver is not None:
+            self.autosaver.close()
+        if self.prompt_layers is not None:
+            self.prompt_layers.remove()
+        self.session = self.prompt_layers = self.autosaver = self.image_layer = None
+        self._recovered = self._waiting = None
+        self._pending_previews.clear()
+        self.restore_button.setVisible(False)
+
+    def _model_loaded(self, predictor: Predictor) -> None:
+        self._predictors[predictor.model.spec.name] = predictor
+        self._predictors.setdefault(models.BASE_MODEL, None)  # offered; loaded when chosen
+        self._use_predictor(predictor)
+
+    def _use_predictor(self, predictor: Predictor) -> None:
+        self._predictor = predictor
+        self._fill_model_combo()
+        if self.session is not None:
+            self.session.set_predictor(predictor)
+            self._prefetch()
+        elif self._waiting is not None:
+            self._start_session(*self._waiting)
+
+    def _fill_model_combo(self) -> None:
+        self.model_combo.clear()
+        for name, predictor in self._predictors.items():
+            self.model_combo.addItem(models.title(predictor) if predictor else _spec_title(name), name)
+        self.model_combo.addItem(LOAD_CHECKPOINT, None)
+        active = [p is self._predictor for p in self._predictors.values()]
+        self.model_combo.setCurrentIndex(active.index(True) if True in active else 0)
+
+    def _on_model_chosen(self, index: int) -> None:
+        name = self.model_combo.itemData(index)
+        if name is None:
+            path, _ = QFileDialog.getOpenFileName(self, "SAM checkpoint", "", "Checkpoints (*.pth *.pt *.safetensors)")
+            if path:
+                self.queue.run(partial(models.load_checkpoint, path), self._checkpoint_loaded, "Loading checkpoint…")
+            else:
+                self._fill_model_combo()
+            return
+        predictor = self._predictors.get(name)
+        if predictor is None:
+            self.queue.run(partial(models.load_named, name), self._model_loaded, "Loading the model…")
+        elif predictor is not self._predictor:
+            self.queue.call(lambda: self._use_predictor(predictor))
+
+    def _checkpoint_loaded(self, predictor: Predictor) -> None:
+        self._predictors[f"{predictor.model.spec.name}:{predictor.model.weights_path}"] = predictor
+        self._use_predictor(predictor)
+
+    def _normalization(self, image: Image) -> Normalization:
+        return fit_normalization(image, ct_window=(self.window_level.value(), self.window_width.value()))
+
+    def _on_window_changed(self) -> None:
+        level, width = self.window_level.value(), self.window_width.value()
+        if self.image_layer is not None and self.session is not None and self.session.image.modality == "CT":
+            self.image_layer.contrast_limits = (level - width / 2, level + width / 2)
+            session = self.session
+            self.queue.call(lambda: session.set_normalization(Normalization.ct_window(level, width)),
+                            lambda _: self._prefetch())
+
+    # ---- prompts ---------------------------------------------------------------------------------------------------
+    def _on_point(self, axis, index, x, y, positive) -> None:
+        self._session_task(lambda s: s.add_point(axis, index, x, y, positive))
+
+    def _on_point_removed(self, axis, index, x, y) -> None:
+        self._session_task(lambda s: s.remove_point(axis, index, x, y))
+
+    def _on_box(self, axis, index, box) -> None:
+        self._session_task(lambda s: s.set_box(axis, index, box))
+
+    def _apply_tool(self) -> None:
+        if self.prompt_layers is not None:
+            (self.prompt_layers.use_clicks if self.click_tool.isChecked() else self.prompt_layers.use_boxes)()
+
+    def _slice_axis(self) -> int | None:
+        if self.session is None or self.session.image.spatial_ndim == 2:
+            return None
+        offset = self.viewer.dims.ndim - 3
+        hidden = [d - offset for d in self.viewer.dims.not_displayed if d >= offset]
+        if hidden and self.viewer.dims.ndisplay == 2:
+            self._last_axis = hidden[-1]
+        return self._last_axis
+
+    # ---- tasks -----------------------------------------------------------------------------------------------------
+    def _session_task(self, change: Callable[[SegmentationSession], object], *, threaded=False, message="") -> None:
+        """Queue ``change(session)`` after everything asked before (in a worker when it may use the model)."""
+        session = self.session
+        if session is None:
+            return
+        work = partial(change, session)
+        if threaded:
+            self.queue.run(work, message=message)
+        else:
+            self.queue.call(work)
+
+    def _run_job(self, job, done, message: str) -> None:
+        """Run ``job(session, axis, index)`` on the plane on screen with a progress bar; ``done(session, axis,
+        index, result)`` gets its result."""
+        session = self.session
+        if session is None:
+            return
+        try:
+            axis, index = self.current_plane()
+        except GfmError as error:
+            self._report(error)
+            return
+        self._show_progress(True)
+        self.progress.setRange(0, 0)
+        self.queue.run_job(
+            partial(job, session, axis, index), partial(done, session, axis, index), self._on_progress,
+            message.format(index),
+        )
+
+    def _on_progress(self, progress: Progress) -> None:
+        self.progress.setRange(0, progress.total)
+        self.progress.setValue(progress.done)
+
+    def _queue_previews(self) -> None:
+        session = self.session
+        for key in session.stale_planes():
+            if key in self._pending_previews:
+                continue
+            self._pending_previews.add(key)
+            message = f"Encoding slice {key[1]} for your prompt…" if session.needs_embedding(*key) else ""
+            self.queue.run(partial(session.preview, *key), partial(self._preview_done, key), message)
+
+    def _preview_done(self, key, _mask) -> None:
+        self._pending_previews.discard(key)
+
+    def _prefetch(self) -> None:
+        """Encode the plane on screen and its neighbours in the background (replacing older requests)."""
+        session = self.session
+        if session is None:
+            return
+        try:
+            axis, index = self.current_plane()
+        except GfmError:  # a 3D view, or the cursor outside the image: nothing to guess
+            return
+        planes = [(axis, index)]
+        if axis is not None:
+            depth = session.image.spatial_shape[axis]
+            planes += [(axis, i) for i in (index + 1, index - 1) if 0 <= i < depth]
+        self.queue.prefetch([
+            (partial(session.embed, *plane), f"Encoding slice {plane[1]}…" if axis is not None else "Encoding…")
+            for plane in planes if session.needs_embedding(*plane)
+        ])
+
+    # ---- views -----------------------------------------------------------------------------------------------------
+    def _schedule_render(self) -> None:
+        self._render_timer.start()
+
+    def _render(self, *, force: bool = False) -> None:
+        session = self.session
+        if not self.queue.running_job:
+            self._show_progress(False)
+        if session is None:
+            return
+        colour = self.labels_layer.get_color(session.object_id)
+        self.prompt_layers.ensure()
+        self.prompt_layers.show(session.prompts(), session.previews(), colour, force=force)
+        if session.version != self._shown_version:
+            self._shown_version = session.version
+            if self.labels_layer not in self.viewer.layers:
+                self.viewer.layers.insert(self.viewer.layers.index(self.image_layer) + 1, self.labels_layer)
+            self.labels_layer.refresh()
+            self.autosaver.changed()
+        hex_colour = "#{:02x}{:02x}{:02x}".format(*(np.asarray(colour[:3]) * 255).astype(int))
+        self.object_label.setText(
+            f"Object <b>{session.object_id}</b> <span style='background:{hex_colour}'>&nbsp;&nbsp;&nbsp;&nbsp;</span>"
+        )
+        self.undo_button.setEnabled(session.can_undo)
+        self.redo_button.setEnabled(session.can_redo)
+        volume = session.image.spatial_ndim == 3
+        self.propagate_button.setEnabled(volume)
+        self.encode_button.setEnabled(volume)
+        self._queue_previews()
+
+    def _show_progress(self, visible: bool) -> None:
+        self.progress.setVisible(visible)
+        self.cancel_button.setVisible(visible)
+
+    def _show_status(self, message: str) -> None:
+        self.status.setText(message or ("Ready" if self.session is not None else "Open an image to segment"))
+
+    def _report(self, error: BaseException) -> None:
+        text = "out of memory" if isinstance(error, MemoryError) else str(error)
+        show_error(f"gfm-napari: {text}")
+        self._render(force=True)
+
+    def shutdown(self) -> None:
+        """Stop background work and write the last autosave (the viewer is closing, or this dock)."""
+        self.queue.close()
+        if self.autosaver is not None:
+            self.autosaver.close()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+        # napari does not close its docks when the viewer closes: watch the main window for that.
+        window = self.window()
+        if window is not self and not self._watching_window:
+            window.installEventFilter(self)
+            self._watching_window = True
+        super().showEvent(event)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt)
+        if event.type() == QEvent.Type.Close and watched is self.window():
+            self.shutdown()
+        return False
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        self.shutdown()
+        self._close_session()
+        self._bind_keys(self.viewer, unbind=True)
+        super().closeEvent(event)
+
+
+def _spin(low: float, high: float, value: float, suffix: str) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(low, high)
+    spin.setDecimals(0)
+    spin.setSingleStep(10)
+    spin.setValue(value)
+    spin.setSuffix(suffix)
+    return spin
+
+
+def _button(text: str, key: str, tip: str) -> QPushButton:
+    button = QPushButton(text)
+    button.setToolTip(f"{tip} ({key})" if key else tip)
+    return button
+
+
+def _debounce(parent: QWidget, msec: int, slot: Callable[[], None]) -> QTimer:
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setInterval(msec)
+    timer.timeout.connect(slot)
+    return timer
+
+
+def _spec_title(name: str) -> str:
+    return get_spec(name).title
+
+
+def _time_of(path: Path) -> str:
+    return time.strftime("%H:%M", time.localtime(path.stat().st_mtime))

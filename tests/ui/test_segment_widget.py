@@ -1,0 +1,156 @@
+"""The Segment dock on the real CT opened through the reader: prompts → previews → labels, undo/redo, 3D."""
+
+import numpy as np
+import pytest
+from ui_helpers import AXIAL, draw_box, largest_slice, press, wait_idle
+
+from gfm_napari.evaluation.prompted import dice
+from gfm_napari.ui.layers import IMAGE_KEY
+
+pytestmark = pytest.mark.gui
+LIVER, SPLEEN, KIDNEY_RIGHT = 5, 1, 2
+
+
+def test_a_box_on_the_liver_previews_then_accepts_its_cross_section(open_ct, make_widget, ct_labels, qtbot):
+    viewer = open_ct()
+    widget = make_widget(viewer)
+    assert widget.session.image is viewer.layers[0].metadata[IMAGE_KEY]
+    liver = ct_labels == LIVER
+    index = largest_slice(liver)
+    draw_box(viewer, widget, liver, AXIAL, index)
+    wait_idle(qtbot, widget)
+    preview = widget.prompt_layers.preview.data[:, :, index].astype(bool)
+    assert dice(preview, liver[:, :, index]) >= 0.93  # measured 0.966
+    assert not widget.labels_layer.data.any()
+
+    press(viewer, "a")
+    wait_idle(qtbot, widget)
+    np.testing.assert_array_equal(widget.labels_layer.data[:, :, index] == 1, preview)
+    assert not widget.prompt_layers.preview.data.any() and len(widget.prompt_layers.boxes.data) == 0
+
+
+def test_a_coronal_box_segments_in_the_coronal_plane(open_ct, make_widget, ct_labels, qtbot):
+    viewer = open_ct()
+    viewer.dims.order = (1, 2, 0)  # coronal: array axis 1 is the one not displayed
+    widget = make_widget(viewer)
+    liver = ct_labels == LIVER
+    index = largest_slice(liver, axis=1)
+    draw_box(viewer, widget, liver, 1, index)
+    wait_idle(qtbot, widget)
+    assert list(widget.session.prompts()) == [(1, index)]
+    preview = widget.prompt_layers.preview.data[:, index, :].astype(bool)
+    assert dice(preview, liver[:, index, :]) >= 0.75  # measured 0.793 (the volume cuts the liver off)
+
+
+def test_negative_clicks_come_from_the_toggle_or_a_modifier(open_ct, make_widget, qtbot):
+    from types import SimpleNamespace
+
+    viewer = open_ct()
+    widget = make_widget(viewer)
+    clicks = widget.prompt_layers.clicks
+    choose_sign = clicks.mouse_drag_callbacks[0]
+    for modifiers, toggle in (((), False), (("Shift",), False), (("Alt",), False), ((), True)):
+        widget.negative.setChecked(toggle)
+        choose_sign(clicks, SimpleNamespace(modifiers=modifiers))
+        clicks.add([40.0, 50.0, 15.0])
+    wait_idle(qtbot, widget)
+    assert widget.session.prompts()[(AXIAL, 15)].labels.tolist() == [1, 0, 0, 0]
+    colours = {tuple(c) for c in clicks.face_color}
+    assert len(colours) == 2  # positive and negative differ
+
+
+def test_undo_and_redo_shortcuts_restore_exact_labels(open_ct, make_widget, ct_labels, qtbot):
+    viewer = open_ct()
+    widget = make_widget(viewer)
+    index = largest_slice(ct_labels == LIVER)
+    states = [widget.labels_layer.data.copy()]
+    for organ in (LIVER, SPLEEN):
+        draw_box(viewer, widget, ct_labels == organ, AXIAL, index)
+        press(viewer, "Enter")
+        press(viewer, "n")
+        wait_idle(qtbot, widget)
+        states.append(widget.labels_layer.data.copy())
+    assert set(np.unique(states[-1])) == {0, 1, 2}
+    # each organ: box, accept+new object (accept is folded into N's step when nothing is pending) -> 3 steps
+    steps = []
+    while widget.session.can_undo:
+        press(viewer, "Control-z")
+        wait_idle(qtbot, widget)
+        steps.append(widget.labels_layer.data.copy())
+    assert any(np.array_equal(s, states[1]) for s in steps)
+    np.testing.assert_array_equal(widget.labels_layer.data, states[0])
+    while widget.session.can_redo:
+        press(viewer, "Control-Shift-z")
+        wait_idle(qtbot, widget)
+    np.testing.assert_array_equal(widget.labels_layer.data, states[-1])
+    assert widget.session.object_id == 3
+
+
+def test_propagate_to_3d_fills_the_kidney_and_undoes_in_one_step(open_ct, make_widget, ct_labels, qtbot):
+    viewer = open_ct()
+    widget = make_widget(viewer)
+    kidney = ct_labels == KIDNEY_RIGHT
+    index = largest_slice(kidney)
+    draw_box(viewer, widget, kidney, AXIAL, index)
+    wait_idle(qtbot, widget)
+    widget.propagate_button.click()
+    assert not widget.progress.isHidden() and not widget.cancel_button.isHidden()
+    wait_idle(qtbot, widget)
+    assert dice(widget.labels_layer.data == 1, kidney) >= 0.80  # measured 0.838
+    assert widget.progress.isHidden()
+    widget.undo()
+    wait_idle(qtbot, widget)
+    assert not widget.labels_layer.data.any()
+    assert widget.session.prompts()  # the box is back: undo restored the prompt that was consumed
+
+
+def test_a_bad_checkpoint_is_reported_and_the_session_is_kept(open_ct, make_widget, tmp_path, monkeypatch, qtbot):
+    import gfm_napari.ui.segment_widget as module
+
+    errors = []
+    monkeypatch.setattr(module, "show_error", errors.append)
+    bad = tmp_path / "sam_vit_b_broken.pth"
+    bad.write_bytes(b"not a checkpoint")
+    monkeypatch.setattr(module.QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
+    viewer = open_ct()
+    widget = make_widget(viewer)
+    layers = [layer.name for layer in viewer.layers]
+    predictor = widget.session.predictor
+    items = [widget.model_combo.itemText(i) for i in range(widget.model_combo.count())]
+    assert items[-1] == module.LOAD_CHECKPOINT and not any("click" in item.lower() for item in items)
+    widget.model_combo.activated.emit(widget.model_combo.count() - 1)
+    wait_idle(qtbot, widget)
+    assert errors and "sam_vit_b_broken.pth" in errors[0] and "\n" not in errors[0]
+    assert widget.session.predictor is predictor and [layer.name for layer in viewer.layers] == layers
+
+
+def test_a_layer_not_opened_by_gfm_napari_is_refused_with_a_message(
+    make_napari_viewer, shared_predictor, monkeypatch, qtbot
+):
+    import gfm_napari.ui.segment_widget as module
+    from gfm_napari.ui.segment_widget import SegmentWidget
+
+    errors = []
+    monkeypatch.setattr(module, "show_error", errors.append)
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((20, 20)), name="plain")
+    widget = SegmentWidget(viewer, load_default=lambda: shared_predictor)
+    viewer.window.add_dock_widget(widget)
+    widget.image_combo.setCurrentIndex(-1)
+    widget.image_combo.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: widget.idle, timeout=60_000)
+    assert errors and "plain" in errors[-1] and widget.session is None
+    assert [layer.name for layer in viewer.layers] == ["plain"]
+
+
+def test_a_click_outside_the_image_is_reported_and_dropped(open_ct, make_widget, monkeypatch, qtbot):
+    import gfm_napari.ui.segment_widget as module
+
+    errors = []
+    monkeypatch.setattr(module, "show_error", errors.append)
+    viewer = open_ct()
+    widget = make_widget(viewer)
+    widget.prompt_layers.clicks.add([500.0, 40.0, 15.0])
+    wait_idle(qtbot, widget)
+    assert errors and "outside" in errors[0]
+    assert len(widget.prompt_layers.clicks.data) == 0 and widget.session.prompts() == {}

@@ -1,0 +1,56 @@
+"""File ▸ Save Selected Layer(s) on a Labels layer writes a mask on the source image's exact grid."""
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from gfm_napari.errors import ExportError
+from gfm_napari.ui.layers import labels_layer_data
+from gfm_napari.ui.writer import write_labels
+
+pytestmark = pytest.mark.gui
+
+
+def _labels_layer(viewer, path, labels):
+    viewer.open(str(path), plugin="gfm-napari")
+    image = viewer.layers[-1].metadata["gfm_image"]
+    data, kwargs, _ = labels_layer_data(labels.astype(np.uint16), image, "segmentation")
+    layer = viewer.add_labels(data, **kwargs)
+    viewer.layers.selection.active = layer
+    return layer
+
+
+def test_nifti_export_keeps_the_source_affine_and_header(make_napari_viewer, shared_data, ct_labels, tmp_path):
+    source = shared_data / "ct_totalseg" / "example_ct_sm.nii.gz"
+    viewer = make_napari_viewer()
+    _labels_layer(viewer, source, np.where(ct_labels == 5, 1, 0))
+    out = tmp_path / "liver.nii.gz"
+    written = viewer.layers.save(str(out), selected=True)  # no plugin named: found by the .nii.gz extension
+    assert written == [str(out)]
+    saved, original = nib.load(out), nib.load(source)
+    np.testing.assert_array_equal(saved.affine, original.affine)
+    assert saved.header.get_sform(coded=True)[1] == original.header.get_sform(coded=True)[1]
+    assert saved.header.get_qform(coded=True)[1] == original.header.get_qform(coded=True)[1]
+    np.testing.assert_array_equal(np.asarray(saved.dataobj), ct_labels == 5)
+
+
+def test_geotiff_and_png_exports_keep_the_scene_grid(make_napari_viewer, shared_data, satellite_labels, tmp_path):
+    import rasterio
+    from PIL import Image as PILImage
+
+    source = shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif"
+    viewer = make_napari_viewer()
+    labels = (satellite_labels > 0).astype(np.uint16)
+    _labels_layer(viewer, source, labels)
+    viewer.layers.save(str(tmp_path / "buildings.tif"), selected=True, plugin="gfm-napari")
+    with rasterio.open(tmp_path / "buildings.tif") as saved, rasterio.open(source) as original:
+        assert saved.crs == original.crs and saved.transform == original.transform
+        np.testing.assert_array_equal(saved.read(1), labels)
+    viewer.layers.save(str(tmp_path / "buildings.png"), selected=True, plugin="gfm-napari")
+    np.testing.assert_array_equal(np.asarray(PILImage.open(tmp_path / "buildings.png")), labels)
+
+
+def test_labels_without_a_source_image_are_refused_clearly(tmp_path):
+    with pytest.raises(ExportError, match="does not belong to an image opened with gfm-napari"):
+        write_labels(str(tmp_path / "x.nii.gz"), np.zeros((4, 4), np.uint16), {"name": "x", "metadata": {}})
+    assert not list(tmp_path.iterdir())
