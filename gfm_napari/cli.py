@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         "--point", type=_point, action="append", default=[], metavar="X,Y[,+|-]",
         help="a click in pixels on the slice; + positive (default), - negative; repeatable",
     )
+    _series_option(segment)
     segment.add_argument("--axis", type=int, help="slice axis of a volume (default: the axial one)")
     segment.add_argument("--slice", type=int, dest="index", help="slice index (default: the middle one)")
     segment.add_argument("--propagate", action="store_true", help="carry the mask through the volume (3D)")
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="print an image's shape, axis order, spacing, affine, CRS")
     info.add_argument("image", type=Path)
+    _series_option(info)
     info.add_argument("--json", action="store_true", help="one JSON object instead of text")
     info.set_defaults(command=_info)
 
@@ -104,6 +106,16 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("-o", "--output", type=Path, help="also write the JSON report here")
     bench.set_defaults(command=_bench)
     return parser
+
+
+def _series_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--series-uid", help="DICOM: the SeriesInstanceUID to read when a folder holds several series")
+
+
+def _read(args: argparse.Namespace):
+    from .images import read_image
+
+    return read_image(args.image, **({"series_uid": args.series_uid} if args.series_uid is not None else {}))
 
 
 def _model_options(parser: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -166,13 +178,13 @@ def _segment(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .engine.segment_file import segment_image
-    from .images import read_image, write_mask
+    from .images import write_mask
 
     if not args.point and args.box is None:
         raise PromptError("give a --box or at least one --point")
     if args.output.resolve() == args.image.resolve():
         raise GfmError("the output path is the input image: choose another file name")
-    image = read_image(args.image)
+    image = _read(args)
     points = np.array([(x, y) for x, y, _ in args.point], dtype=np.float64).reshape(-1, 2)
     labels = np.array([label for _, _, label in args.point], dtype=np.int64)
     mask = segment_image(
@@ -185,9 +197,7 @@ def _segment(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .images import read_image
-
-    summary = read_image(args.image).to_dict()
+    summary = _read(args).to_dict()
     if args.json:
         print(json.dumps(summary))
         return 0

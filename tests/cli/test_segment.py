@@ -132,3 +132,17 @@ def test_the_console_script_prints_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_folder_with_two_series_lists_them_and_series_uid_picks_one(shared_data, tmp_path, capsys):
+    import pydicom
+
+    for i, path in enumerate(sorted((shared_data / "dicom_ct_series_totalseg" / "series").iterdir())):
+        dataset = pydicom.dcmread(path)
+        if i % 2:
+            dataset.SeriesInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+        dataset.save_as(tmp_path / path.name)
+    assert main(["info", str(tmp_path)]) == 2
+    assert "1.2.826.0.1.3680043.8.498.1" in capsys.readouterr().err
+    assert main(["info", str(tmp_path), "--series-uid", "1.2.826.0.1.3680043.8.498.1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shape"] == [10, 512, 512]
