@@ -35,6 +35,7 @@ class PropagationSettings:
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice overlap of two bool masks (1.0 when both are empty)."""
     total = int(a.sum()) + int(b.sum())
     return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
 

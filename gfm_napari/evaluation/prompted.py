@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..engine.predictor import Predictor
+from ..engine.propagate import dice
 from ..engine.prompts import POSITIVE, Prompts, box_from_mask, interior_point
 from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
 from ..images import Image, Normalization, fit_normalization
@@ -23,11 +24,6 @@ from ..images.align import labels_on_grid
 from ..models import LoadedModel
 
 PROMPT_KINDS = ("box", "click", "click+box")
-
-
-def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
-    total = int(prediction.sum()) + int(truth.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(prediction, truth).sum()) / total
 
 
 def prompts_from_mask(mask: np.ndarray, kind: str) -> Prompts:

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..engine.prompts import interior_point
+from ..engine.prompts import box_from_mask, interior_point
+from ..engine.propagate import dice
 from ..evaluation.clicker import next_click
 from ..models import Segmenter
 from .objects import TrainingObject
@@ -49,6 +50,17 @@ class Prompt:
     labels: list[int]
     box: np.ndarray | None = None
     mask_input: torch.Tensor | None = None
+
+    def add_correction(self, mask: np.ndarray, target: np.ndarray, clicked: np.ndarray) -> bool:
+        """Add the RITM corrective click for ``mask`` against ``target``; False when nothing is left to correct."""
+        click = next_click(mask, target, clicked)
+        if click is None:
+            return False
+        x, y, label = click
+        clicked[y, x] = True
+        self.points.append((float(x), float(y)))
+        self.labels.append(int(label))
+        return True
 
     def decode(self, segmenter: Segmenter, embedding: torch.Tensor, scale: float):
         multimask = self.box is None and len(self.points) == 1
@@ -91,13 +103,8 @@ def click_step(
             with torch.no_grad():
                 logits, iou_pred = prompt.decode(segmenter, embedding, scale)
             best = int(torch.argmax(iou_pred[0]))
-            click = next_click(logits[0, best].numpy() > 0, obj.target, clicked)
-            if click is None:
+            if not prompt.add_correction(logits[0, best].numpy() > 0, obj.target, clicked):
                 break
-            x, y, label = click
-            clicked[y, x] = True
-            prompt.points.append((float(x), float(y)))
-            prompt.labels.append(int(label))
             prompt.mask_input = logits[:, best : best + 1] if rng.random() < mix.feed_logits else None
         logits, iou_pred = prompt.decode(segmenter, embedding, scale)
         terms = object_loss(logits[0], iou_pred[0], torch.from_numpy(obj.target.astype(np.float32)))
@@ -122,7 +129,6 @@ def validate_clicks(segmenter: Segmenter, objects: Sequence[TrainingObject]) -> 
     """Dice after one click (most interior point), after 3 clicks (RITM corrections, logits fed back), and with
     the tight box, per domain and overall; ``score`` = mean of 1-click, 3-click and box Dice."""
     scale = segmenter.input_size / (4 * segmenter.embedding_size[0])
-    rng = np.random.default_rng(0)
     rows: dict[str, dict[str, list[float]]] = {}
     for obj in objects:
         embedding = obj.embedding.float()
@@ -135,18 +141,14 @@ def validate_clicks(segmenter: Segmenter, objects: Sequence[TrainingObject]) -> 
             best = int(torch.argmax(iou_pred[0]))
             mask = logits[0, best].numpy() > 0
             if round_ == 0:
-                stats["click1"].append(_dice(mask, target))
-            click = next_click(mask, target, clicked)
-            if round_ == 2 or click is None:
+                stats["click1"].append(dice(mask, target))
+            if round_ == 2 or not prompt.add_correction(mask, target, clicked):
                 break
-            clicked[click[1], click[0]] = True
-            prompt.points.append((float(click[0]), float(click[1])))
-            prompt.labels.append(int(click[2]))
             prompt.mask_input = logits[:, best : best + 1]
-        stats["click3"].append(_dice(mask, target))
-        box_prompt = Prompt([], [], jittered_box(target, rng, jitter=0.0))
+        stats["click3"].append(dice(mask, target))
+        box_prompt = Prompt([], [], np.array(box_from_mask(target)))
         logits, _ = box_prompt.decode(segmenter, embedding, scale)
-        stats["box"].append(_dice(logits[0, 0].numpy() > 0, target))
+        stats["box"].append(dice(logits[0, 0].numpy() > 0, target))
     report: dict[str, float] = {}
     for domain, stats in rows.items():
         for key, values in stats.items():
@@ -156,7 +158,3 @@ def validate_clicks(segmenter: Segmenter, objects: Sequence[TrainingObject]) -> 
     report["score"] = round((report["click1"] + report["click3"] + report["box"]) / 3, 4)
     return report
 
-
-def _dice(mask: np.ndarray, target: np.ndarray) -> float:
-    total = mask.sum() + target.sum()
-    return 1.0 if total == 0 else float(2 * (mask & target).sum() / total)

@@ -120,8 +120,6 @@ def distilled_objects(
             yield TrainingObject(half, mask, domain, "self-distillation", f"{image.source.name} axis {axis} slice {index}")
 
 
-
-
 def _random_boxes(rng: np.random.Generator, count: int, rows: int, cols: int) -> np.ndarray:
     """Boxes of 8–50 % of the plane's shorter side, anywhere inside (rows, cols) of the model input."""
     side = min(rows, cols)
