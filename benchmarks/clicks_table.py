@@ -16,3 +16,16 @@ for domain, title in names.items():
         miou = clicks["mIoU@k"]
         print(f"| {title} | {model} | {oneshot['box']:.3f} | {oneshot['click']:.3f} | {miou[0]:.3f} | {miou[2]:.3f} | "
               f"{miou[4]:.3f} | {clicks['NoC@85']:.2f} | {clicks['NoC@90']:.2f} | {clicks['failures@90']} / {clicks['objects']} |")
+
+print()
+print("| domain | structure | model | box Dice | 1-click Dice | mIoU@1 | mIoU@3 | NoC@85 | NoC@90 |")
+print("|---|---|---|---|---|---|---|---|---|")
+for domain in ("ct", "mr"):
+    reports = {model: (json.loads((out / f"{model}-{domain}-oneshot.json").read_text())["structures"],
+                       json.loads((out / f"{model}-{domain}-clicks.json").read_text())["structures"])
+               for model in ("litemedsam", "litemedsam_clicks")}
+    for structure in reports["litemedsam"][1]:
+        for model, (oneshot, clicks) in reports.items():
+            dice, trace = oneshot[structure]["dice"], clicks[structure]
+            print(f"| {domain.upper()} | {structure} | {model} | {dice['box']:.3f} | {dice['click']:.3f} | "
+                  f"{trace['mIoU@k'][0]:.3f} | {trace['mIoU@k'][2]:.3f} | {trace['NoC@85']:.1f} | {trace['NoC@90']:.1f} |")

@@ -19,10 +19,18 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def litemedsam():
-    """The default model, loaded once for the whole run (CPU here)."""
+    """The box-trained base model, loaded once for the whole run (CPU here)."""
     from gfm_napari.models import load_model
 
     return load_model("litemedsam")
+
+
+@pytest.fixture(scope="session")
+def litemedsam_clicks():
+    """The default model: the base plus the shipped click-trained prompt path."""
+    from gfm_napari.models import load_model
+
+    return load_model("litemedsam_clicks")
 
 
 @pytest.fixture(scope="session")

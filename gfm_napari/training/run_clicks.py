@@ -51,7 +51,7 @@ def train_clicks(model: LoadedModel, run: ClickRun) -> Job[dict]:
 
     def step(rng: np.random.Generator) -> dict[str, torch.Tensor]:
         picks = rng.choice(len(train), run.batch_size, p=weights)
-        return click_step(segmenter, [train[i] for i in picks], run.batch_size, run.mix, rng)
+        return click_step(segmenter, [train[i] for i in picks], run.mix, rng)
 
     segmenter.train()
     try:

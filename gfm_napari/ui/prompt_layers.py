@@ -3,6 +3,7 @@
 They are input devices and views, not state: a user's edit is reported as a plane-level prompt (``axis, index,
 x, y`` in the image's data coordinates, see :func:`~gfm_napari.engine.session.to_plane`), and :meth:`show` redraws
 them from the session. Clicks are positive unless the negative toggle is on or Shift/Alt is held (either flips it).
+A click dragged in the layer's select mode is reported once, when the mouse is released, as a move.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class PromptCallbacks:
 
     point: Callable[[int | None, int | None, float, float, bool], None]  # axis, index, x, y, positive
     point_removed: Callable[[int | None, int | None, float, float], None]
+    point_moved: Callable[[int | None, int | None, tuple[float, float], tuple[float, float]], None]  # old, new x, y
     box: Callable[[int | None, int | None, tuple[float, float, float, float] | None], None]
 
 
@@ -57,7 +59,7 @@ class PromptLayers:
         self._preview_planes: list[PlaneKey] = []
         self._colour: tuple = ()
         where = placement(image)
-        size = max(image.spatial_shape) / 40
+        size = max(image.spatial_shape) / 25
         ndim = image.spatial_ndim
         self.preview = Labels(
             np.zeros(image.spatial_shape, dtype=np.uint8), name=f"{name} preview", opacity=0.6, **where
@@ -73,7 +75,7 @@ class PromptLayers:
         )
         self.clicks.events.data.connect(self._on_clicks)
         self.boxes.events.data.connect(self._on_boxes)
-        self.clicks.mouse_drag_callbacks.insert(0, self._choose_sign)
+        self.clicks.mouse_drag_callbacks.insert(0, self._on_press)
         self.ensure()
 
     @property
@@ -147,9 +149,25 @@ class PromptLayers:
         self.preview.refresh()
 
     # ---- user edits ------------------------------------------------------------------------------------------------
-    def _choose_sign(self, layer: Points, event) -> None:
+    def _on_press(self, layer: Points, event):
+        """Choose the sign of a click about to be added; after a drag, report the clicks that moved."""
         flipped = bool(NEGATIVE_MODIFIERS & set(event.modifiers))
         layer.feature_defaults["sign"] = SIGNS[1] if self._negative() != flipped else SIGNS[0]
+        yield
+        while event.type == "mouse_move":
+            yield
+        self._report_moves()
+
+    def _report_moves(self) -> None:
+        shown = self._shown[0] if self._shown else np.zeros((0, self.image.spatial_ndim))
+        current = self.clicks.data
+        if self._rendering or len(current) != len(shown):  # an add/remove is still on its way: the next redraw wins
+            return
+        axis = self._axis()
+        for i in np.flatnonzero(np.any(current != shown, axis=1)):
+            index, x, y = to_plane(current[i], axis)
+            _, old_x, old_y = to_plane(shown[i], axis)
+            self._callbacks.point_moved(axis, index, (old_x, old_y), (x, y))
 
     def _on_clicks(self, event) -> None:
         if self._rendering or event.action not in ("added", "removing"):

@@ -17,23 +17,9 @@ import numpy as np
 from napari.layers import Image as ImageLayer
 from napari.layers import Labels
 from napari.utils.notifications import Notification, notification_manager, show_error
-from qtpy.QtCore import QEvent, Qt, QTimer
+from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import (
-    QButtonGroup,
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QRadioButton,
-    QVBoxLayout,
-    QWidget,
 )
 
 from ..engine.predictor import Predictor
@@ -45,24 +31,17 @@ from ..jobs import Progress
 from ..models import get_spec
 from . import models
 from .autosave import Autosaver, image_digest, load_recovery, recovery_dir, recovery_path
-from .layers import DEFAULT_CT_WINDOW, IMAGE_KEY, labels_layer_data, object_colormap
+from .layers import IMAGE_KEY, labels_layer_data, object_colormap
 from .prompt_layers import PromptCallbacks, PromptLayers
-from .workers import TaskQueue
-
-SHORTCUTS = """<b>Segment</b> — box or click an object, accept it, go on with the next one.<br>
-<b>Shortcuts</b> (canvas; the prompt layers and the viewer)<br>
-click: positive click &nbsp;·&nbsp; Shift/Alt-click: negative click<br>
-P: click tool &nbsp;·&nbsp; B: box tool &nbsp;·&nbsp; T: toggle negative clicks<br>
-A or Enter: accept the preview into the labels<br>
-N: new object (accepts what is pending)<br>
-Ctrl+Z / Ctrl+Shift+Z: undo / redo (prompts and labels)"""
+from .segment_controls import SegmentControls, debounce
+from .workers import TaskQueue, user_message
 
 LOAD_CHECKPOINT = "Load SAM checkpoint…"
 # One slice per step, so that Cancel stops a propagation within one slice's encoding.
 UI_PROPAGATION = PropagationSettings(batch_size=1)
 
 
-class SegmentWidget(QWidget):
+class SegmentWidget(SegmentControls):
     """Interactive segmentation of one image layer at a time.
 
     Args:
@@ -98,7 +77,7 @@ class SegmentWidget(QWidget):
         self._shown_version = -1
         self._last_axis = 2
         self._watching_window = False
-        self._build()
+        self._connect()
         self.queue.status.connect(self._show_status)
         self.queue.settled.connect(self._schedule_render)
         viewer.layers.events.inserted.connect(self._refresh_images)
@@ -110,79 +89,10 @@ class SegmentWidget(QWidget):
         self._refresh_images()
 
     # ---- layout ----------------------------------------------------------------------------------------------------
-    def _build(self) -> None:
-        self.setToolTip(SHORTCUTS)
-        self.image_combo = QComboBox()
-        self.model_combo = QComboBox()
-        self.window_level = _spin(-1500, 3000, DEFAULT_CT_WINDOW[0], " HU")
-        self.window_width = _spin(1, 5000, DEFAULT_CT_WINDOW[1], " HU")
-        source = QFormLayout()
-        source.addRow("Image", self.image_combo)
-        source.addRow("Model", self.model_combo)
-        source.addRow("Window level", self.window_level)
-        source.addRow("Window width", self.window_width)
-
-        self.click_tool = QRadioButton("Click (P)")
-        self.box_tool = QRadioButton("Box (B)")
-        self.box_tool.setChecked(True)
-        tools = QButtonGroup(self)
-        tools.addButton(self.click_tool)
-        tools.addButton(self.box_tool)
-        self.negative = QCheckBox("Negative clicks (T)")
-        self.negative.setToolTip("Clicks remove instead of add; Shift/Alt-click does the opposite of this setting")
-        self.object_label = QLabel()
-        self.object_label.setTextFormat(Qt.TextFormat.RichText)
-        self.new_button = _button("New object", "N", "Accept what is pending and start the next object")
-        self.accept_button = _button("Accept", "A / Enter", "Write the preview into the labels")
-        self.clear_button = _button("Clear object", "", "Remove the current object's prompts and labels")
-        self.undo_button = _button("Undo", "Ctrl+Z", "Undo the last prompt or label change")
-        self.redo_button = _button("Redo", "Ctrl+Shift+Z", "Redo what was undone")
-        prompts = QGridLayout()
-        prompts.addWidget(self.box_tool, 0, 0)
-        prompts.addWidget(self.click_tool, 0, 1)
-        prompts.addWidget(self.negative, 1, 0, 1, 2)
-        prompts.addWidget(self.object_label, 2, 0, 1, 2)
-        prompts.addWidget(self.accept_button, 3, 0)
-        prompts.addWidget(self.new_button, 3, 1)
-        prompts.addWidget(self.clear_button, 4, 0)
-        undo_row = QHBoxLayout()
-        undo_row.addWidget(self.undo_button)
-        undo_row.addWidget(self.redo_button)
-        prompts.addLayout(undo_row, 4, 1)
-
-        self.propagate_button = _button("Propagate to 3D", "", "Carry the current object through the volume")
-        self.encode_button = _button("Encode all slices", "", "Encode every slice now: later prompts are instant")
-        self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m slices")
-        self.cancel_button = QPushButton("Cancel")
-        volume = QGridLayout()
-        volume.addWidget(self.propagate_button, 0, 0)
-        volume.addWidget(self.encode_button, 0, 1)
-        volume.addWidget(self.progress, 1, 0)
-        volume.addWidget(self.cancel_button, 1, 1)
-        self._show_progress(False)
-
-        self.restore_button = QPushButton()
-        self.restore_button.setVisible(False)
-        self.status = QLabel("Starting…")
-        self.status.setWordWrap(True)
-        hints = QLabel("A accept · N new object · Ctrl+Z undo · Shift-click negative · hover for more")
-        hints.setWordWrap(True)
-        hints.setStyleSheet("color: gray")
-
-        layout = QVBoxLayout(self)
-        for title, content in (("Image and model", source), ("Prompts", prompts), ("Volume", volume)):
-            box = QGroupBox(title)
-            box.setLayout(content)
-            layout.addWidget(box)
-        layout.addWidget(self.restore_button)
-        layout.addWidget(self.status)
-        layout.addWidget(hints)
-        layout.addStretch(1)
-
+    def _connect(self) -> None:
         self.image_combo.currentIndexChanged.connect(self._on_image_chosen)
         self.model_combo.activated.connect(self._on_model_chosen)
-        self._window_timer = _debounce(self, 300, self._on_window_changed)
+        self._window_timer = debounce(self, 300, self._on_window_changed)
         self.window_level.valueChanged.connect(self._window_timer.start)
         self.window_width.valueChanged.connect(self._window_timer.start)
         self.click_tool.toggled.connect(self._apply_tool)
@@ -195,8 +105,8 @@ class SegmentWidget(QWidget):
         self.encode_button.clicked.connect(self.encode_volume)
         self.cancel_button.clicked.connect(self.cancel)
         self.restore_button.clicked.connect(self.restore_recovery)
-        self._prefetch_timer = _debounce(self, 150, self._prefetch)
-        self._render_timer = _debounce(self, 0, self._render)
+        self._prefetch_timer = debounce(self, 150, self._prefetch)
+        self._render_timer = debounce(self, 0, self._render)
 
     def _bind_keys(self, provider, *, unbind: bool = False) -> None:
         keys = {
@@ -315,7 +225,7 @@ class SegmentWidget(QWidget):
         )
         self.prompt_layers = PromptLayers(
             self.viewer, image, layer.name, axis=self._slice_axis, negative=self.negative.isChecked,
-            callbacks=PromptCallbacks(self._on_point, self._on_point_removed, self._on_box),
+            callbacks=PromptCallbacks(self._on_point, self._on_point_removed, self._on_point_moved, self._on_box),
         )
         for prompt_layer in self.prompt_layers.layers:
             self._bind_keys(prompt_layer)
@@ -420,6 +330,9 @@ class SegmentWidget(QWidget):
 
     def _on_point_removed(self, axis, index, x, y) -> None:
         self._session_task(lambda s: s.remove_point(axis, index, x, y))
+
+    def _on_point_moved(self, axis, index, old, new) -> None:
+        self._session_task(lambda s: s.move_point(axis, index, old, new))
 
     def _on_box(self, axis, index, box) -> None:
         self._session_task(lambda s: s.set_box(axis, index, box))
@@ -531,16 +444,11 @@ class SegmentWidget(QWidget):
         self.encode_button.setEnabled(volume)
         self._queue_previews()
 
-    def _show_progress(self, visible: bool) -> None:
-        self.progress.setVisible(visible)
-        self.cancel_button.setVisible(visible)
-
     def _show_status(self, message: str) -> None:
         self.status.setText(message or ("Ready" if self.session is not None else "Open an image to segment"))
 
     def _report(self, error: BaseException) -> None:
-        text = "out of memory" if isinstance(error, MemoryError) else str(error)
-        show_error(f"gfm-napari: {text}")
+        show_error(f"gfm-napari: {user_message(error)}")
         self._render(force=True)
 
     def shutdown(self) -> None:
@@ -567,30 +475,6 @@ class SegmentWidget(QWidget):
         self._close_session()
         self._bind_keys(self.viewer, unbind=True)
         super().closeEvent(event)
-
-
-def _spin(low: float, high: float, value: float, suffix: str) -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
-    spin.setRange(low, high)
-    spin.setDecimals(0)
-    spin.setSingleStep(10)
-    spin.setValue(value)
-    spin.setSuffix(suffix)
-    return spin
-
-
-def _button(text: str, key: str, tip: str) -> QPushButton:
-    button = QPushButton(text)
-    button.setToolTip(f"{tip} ({key})" if key else tip)
-    return button
-
-
-def _debounce(parent: QWidget, msec: int, slot: Callable[[], None]) -> QTimer:
-    timer = QTimer(parent)
-    timer.setSingleShot(True)
-    timer.setInterval(msec)
-    timer.timeout.connect(slot)
-    return timer
 
 
 def _spec_title(name: str) -> str:

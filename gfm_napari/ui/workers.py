@@ -6,8 +6,9 @@ threads at once. A click made while its slice is still being encoded therefore w
 when the embedding arrives — no click is lost and no state change overtakes an earlier one. Prefetching (encoding
 neighbouring slices) runs only when no user task is waiting, and a newer prefetch request replaces older ones.
 
-Errors the user caused (:class:`~gfm_napari.errors.GfmError`, MemoryError) go to ``on_error`` and the queue goes
-on; anything else is a bug and reaches napari's error reporting with its traceback.
+Errors the user caused or the machine ran into (:class:`~gfm_napari.errors.GfmError`, out of memory on the host or
+the GPU) go to ``on_error`` and the queue goes on; anything else is a bug and reaches napari's error reporting with
+its traceback.
 """
 
 from __future__ import annotations
@@ -17,12 +18,23 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from qtpy.QtCore import QObject, Signal
 
 from ..errors import GfmError
 from ..jobs import Job, Progress
 
-EXPECTED_ERRORS = (GfmError, MemoryError)
+OUT_OF_MEMORY = (MemoryError, torch.cuda.OutOfMemoryError)
+EXPECTED_ERRORS = (GfmError, *OUT_OF_MEMORY)
+
+
+def user_message(error: BaseException) -> str:
+    """One line for a notification."""
+    if isinstance(error, OUT_OF_MEMORY):
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return "out of memory: close other images or choose a smaller model, then try again (nothing was lost)"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,21 @@ def test_prompts_outside_the_plane_are_refused_and_boxes_are_clipped(session):
     assert session.remove_point(AXIAL, 5, 1, 1) is False
 
 
+def test_a_dragged_click_moves_with_its_sign_as_one_undo_step(session, ct_labels):
+    liver = ct_labels == LIVER
+    index = largest_slice(liver)
+    session.add_point(AXIAL, index, 40.0, 50.0, positive=False)
+    assert session.move_point(AXIAL, index, (40.2, 49.7), (45.0, 55.0))
+    moved = session.prompts()[(AXIAL, index)]
+    np.testing.assert_array_equal(moved.points, [[45.0, 55.0]])
+    np.testing.assert_array_equal(moved.labels, [0])
+    assert session.move_point(AXIAL, index, (10.0, 10.0), (12.0, 12.0)) is False  # no click there
+    with pytest.raises(PromptError):
+        session.move_point(AXIAL, index, (45.0, 55.0), (500.0, 3.0))
+    session.undo()
+    np.testing.assert_array_equal(session.prompts()[(AXIAL, index)].points, [[40.0, 50.0]])
+
+
 def test_logits_are_fed_back_only_when_switched_on(shared_predictor, ct, ct_labels):
     liver = ct_labels == LIVER
     index = largest_slice(liver)

@@ -13,15 +13,14 @@ from gfm_napari.engine.predictor import Predictor
 from gfm_napari.evaluation.prompted import dice, prompts_from_mask
 from gfm_napari.images import fit_normalization, read_image
 from gfm_napari.images.align import labels_on_grid
-from gfm_napari.models import load_model
 
 WEIGHTS = Path(str(files("gfm_napari") / "resources" / "weights" / "litemedsam_clicks.safetensors"))
-SPLEEN, LIVER, AORTA = 1, 5, 52
+SPLEEN, LIVER, STOMACH, AORTA, IVC = 1, 5, 6, 52, 63
 
 
 @pytest.fixture(scope="module")
-def clicks():
-    return load_model("litemedsam_clicks")
+def clicks(litemedsam_clicks):
+    return litemedsam_clicks
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +53,11 @@ def test_the_encoder_is_the_base_one_and_the_model_id_names_both_files(clicks, l
     assert clicks.model_id.startswith(litemedsam.model_id.replace("litemedsam", "litemedsam_clicks") + "+")
 
 
-# measured on each organ's largest slice: liver 0.807, spleen 0.889, aorta 0.887 (the base decoder: <= 0.025)
-@pytest.mark.parametrize(("label", "min_dice"), [(LIVER, 0.77), (SPLEEN, 0.85), (AORTA, 0.85)])
+# measured on each structure's largest slice: liver 0.794, spleen 0.779, stomach 0.798, aorta 0.901, inferior vena
+# cava 0.736 (the base decoder: <= 0.025, IVC 0.185)
+@pytest.mark.parametrize(
+    ("label", "min_dice"), [(LIVER, 0.75), (SPLEEN, 0.74), (STOMACH, 0.75), (AORTA, 0.85), (IVC, 0.68)]
+)
 def test_one_click_on_a_held_apart_ct_organ_gives_its_mask(clicks, series, label, min_dice):
     image, labels = series
     index = int(np.argmax((labels == label).sum(axis=(1, 2))))
@@ -75,4 +77,4 @@ def test_box_prompts_stay_as_good_as_with_the_base_decoder(clicks, litemedsam, s
         predictor = Predictor(model)
         embedding = predictor.embed(image, 0, index, normalization=fit_normalization(image))
         scores.append(dice(predictor.predict_prompts(embedding, prompts_from_mask(truth, "box")).mask, truth))
-    assert scores[1] >= scores[0] - 0.04  # measured: liver -0.006, spleen -0.003, aorta -0.026
+    assert scores[1] >= scores[0] - 0.04  # measured: liver -0.005, spleen -0.004, aorta -0.024

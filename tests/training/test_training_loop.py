@@ -11,7 +11,9 @@ from gfm_napari.training.loop import BEST, CHECKPOINT, LOG, LoopConfig, train_lo
 def _loop(segmenter, objects, out_dir, steps):
     params = trainable_parameters(segmenter)
     config = LoopConfig(steps=steps, lr=1e-4, warmup=1, val_every=100, checkpoint_every=100)
-    step = lambda rng: click_step(segmenter, objects, 2, ClickMix(), rng)  # noqa: E731
+    def step(rng):
+        return click_step(segmenter, [objects[i] for i in rng.choice(len(objects), 2)], ClickMix(), rng)
+
     return params, train_loop(params, step, lambda: {"score": 0.0}, out_dir, config)
 
 

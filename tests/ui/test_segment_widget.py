@@ -48,10 +48,10 @@ def test_negative_clicks_come_from_the_toggle_or_a_modifier(open_ct, make_widget
     viewer = open_ct()
     widget = make_widget(viewer)
     clicks = widget.prompt_layers.clicks
-    choose_sign = clicks.mouse_drag_callbacks[0]
+    on_press = clicks.mouse_drag_callbacks[0]
     for modifiers, toggle in (((), False), (("Shift",), False), (("Alt",), False), ((), True)):
         widget.negative.setChecked(toggle)
-        choose_sign(clicks, SimpleNamespace(modifiers=modifiers))
+        next(on_press(clicks, SimpleNamespace(modifiers=modifiers, type="mouse_press")))
         clicks.add([40.0, 50.0, 15.0])
     wait_idle(qtbot, widget)
     assert widget.session.prompts()[(AXIAL, 15)].labels.tolist() == [1, 0, 0, 0]
@@ -154,3 +154,61 @@ def test_a_click_outside_the_image_is_reported_and_dropped(open_ct, make_widget,
     wait_idle(qtbot, widget)
     assert errors and "outside" in errors[0]
     assert len(widget.prompt_layers.clicks.data) == 0 and widget.session.prompts() == {}
+
+
+def test_running_out_of_memory_is_reported_and_keeps_every_layer_and_prompt(
+    open_ct, make_widget, ct_labels, monkeypatch, qtbot
+):
+    import torch
+
+    import gfm_napari.ui.segment_widget as module
+
+    errors = []
+    monkeypatch.setattr(module, "show_error", errors.append)
+    viewer = open_ct()
+    widget = make_widget(viewer)
+    layers = [layer.name for layer in viewer.layers]
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(widget.session, "preview", out_of_memory)
+    liver = ct_labels == LIVER
+    draw_box(viewer, widget, liver, AXIAL, largest_slice(liver))
+    wait_idle(qtbot, widget)
+    assert errors and errors[0].startswith("gfm-napari: out of memory") and "\n" not in errors[0]
+    assert [layer.name for layer in viewer.layers] == layers and widget.session.prompts()
+    assert not widget.labels_layer.data.any()
+
+
+def test_dragging_a_click_moves_it_and_updates_the_mask(open_ct, make_widget, litemedsam_clicks, ct_labels, qtbot):
+    from types import SimpleNamespace
+
+    from gfm_napari.engine.predictor import Predictor
+
+    viewer = open_ct()
+    widget = make_widget(viewer, predictor=Predictor(litemedsam_clicks))
+    liver = ct_labels == LIVER
+    index = largest_slice(liver)
+    viewer.dims.set_current_step(AXIAL, index)
+    clicks = widget.prompt_layers.clicks
+    clicks.add([5.0, 5.0, index])  # a click outside the liver: the mask is not the liver
+    wait_idle(qtbot, widget)
+    before = widget.prompt_layers.preview.data[:, :, index].astype(bool)
+    row, col = (round(v) for v in np.argwhere(liver[:, :, index]).mean(axis=0))
+    event = SimpleNamespace(modifiers=(), type="mouse_press")
+    drag = clicks.mouse_drag_callbacks[0](clicks, event)
+    next(drag)
+    event.type = "mouse_move"
+    clicks.data = np.array([[row, col, index]], float)  # what napari's drag does to the layer's data
+    next(drag)
+    event.type = "mouse_release"
+    with pytest.raises(StopIteration):
+        next(drag)
+    wait_idle(qtbot, widget)
+    np.testing.assert_array_equal(widget.session.prompts()[(AXIAL, index)].points, [[col, row]])
+    after = widget.prompt_layers.preview.data[:, :, index].astype(bool)
+    assert dice(after, liver[:, :, index]) > dice(before, liver[:, :, index])
+    widget.undo()
+    wait_idle(qtbot, widget)
+    np.testing.assert_array_equal(widget.session.prompts()[(AXIAL, index)].points, [[5.0, 5.0]])
