@@ -11,6 +11,18 @@ def test_foreign_files_get_no_reader(tmp_path):
     assert get_reader(str(tmp_path / "notes.txt")) is None
 
 
+def test_a_broken_file_is_reported_in_one_line_and_opens_nothing(tmp_path, monkeypatch):
+    import napari.utils.notifications as notifications
+
+    errors = []
+    monkeypatch.setattr(notifications, "show_error", errors.append)
+    broken = tmp_path / "scan.nii.gz"
+    broken.write_bytes(b"\x1f\x8b truncated")
+    assert get_reader(str(broken))(str(broken)) == []
+    assert len(errors) == 1 and errors[0].startswith("gfm-napari: ") and "scan.nii.gz" in errors[0]
+    assert "\n" not in errors[0]
+
+
 def test_ct_nifti_becomes_an_image_layer_with_its_affine_and_a_soft_tissue_window(shared_data):
     path = str(shared_data / "ct_totalseg" / "example_ct_sm.nii.gz")
     (data, kwargs, kind), = get_reader(path)(path)
