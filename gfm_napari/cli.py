@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gfm-napari",
         description="Interactive SAM-family segmentation of medical and satellite images. "
-        "Run without arguments to open napari with the sample abdominal CT.",
+        "Run without arguments to open napari with the sample abdominal CT and the Segment dock.",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 

@@ -99,12 +99,17 @@ def box_from_mask(mask: np.ndarray, margin: float = 0.0) -> tuple[float, float, 
     )
 
 
-def interior_point(mask: np.ndarray) -> tuple[float, float] | None:
-    """The (x, y) pixel of ``mask`` farthest from its border (ties: first in row-major order)."""
+def depth_map(mask: np.ndarray) -> np.ndarray:
+    """Distance of each pixel of a 2D ``mask`` to the nearest pixel outside it, the image border counting as
+    outside (Euclidean distance transform of the mask padded by one pixel of zeros); 0 outside the mask."""
     from scipy.ndimage import distance_transform_edt
 
+    return distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+
+
+def interior_point(mask: np.ndarray) -> tuple[float, float] | None:
+    """The (x, y) pixel of ``mask`` farthest from its border (ties: first in row-major order)."""
     if not mask.any():
         return None
-    distance = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
-    row, col = np.unravel_index(int(np.argmax(distance)), mask.shape)
+    row, col = np.unravel_index(int(np.argmax(depth_map(mask))), mask.shape)
     return float(col), float(row)

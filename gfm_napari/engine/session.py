@@ -37,7 +37,6 @@ PlaneKey = tuple[int | None, int | None]
 Region = tuple[slice, ...]
 
 
-
 def to_plane(coords: Sequence[float], axis: int | None) -> tuple[int | None, float, float]:
     """Data coordinates of a point (one per spatial axis) -> ``(index, x, y)`` on the plane across ``axis``."""
     if axis is None:
@@ -330,19 +329,18 @@ class SegmentationSession:
             raise PromptError(f"propagated mask {volume.shape} does not match the labels {self.labels.shape}")
         other = tuple(d for d in range(3) if d != axis)
         reached = np.flatnonzero(volume.any(axis=other))
-        consumed = [k for k in self._planes if k[0] == key[0] and k[1] in set(reached.tolist())]
+        reached_set = set(reached.tolist())
+        consumed = [k for k in self._planes if k[0] == key[0] and k[1] in reached_set]
         step = self._before(consumed)
         patches: tuple[_Patch, ...] = ()
         if reached.size:
             region = [slice(0, n) for n in self.labels.shape]
             region[axis] = slice(int(reached[0]), int(reached[-1]) + 1)
             region = tuple(region)
-            block, mask = self.labels[region], volume[region]
             on_reached = np.zeros(self.labels.shape[axis], bool)
             on_reached[reached] = True
             on_reached = np.expand_dims(on_reached[region[axis]], other)
-            kept = np.where((block == self.object_id) & on_reached, 0, block)
-            patch = self._write(region, np.where(mask & (kept == 0), self.object_id, kept).astype(np.uint16))
+            patch = self._write(region, self._merged(self.labels[region], volume[region], replace_on=on_reached))
             patches = (patch,) if patch else ()
         for k in consumed:
             del self._planes[k]
@@ -427,9 +425,13 @@ class SegmentationSession:
         region = self._region(key)
         if key[0] is not None:
             mask = np.expand_dims(mask, key[0])
-        block = self.labels[region]
-        kept = np.where(block == self.object_id, 0, block)
-        return self._write(region, np.where(mask & (kept == 0), self.object_id, kept).astype(np.uint16))
+        return self._write(region, self._merged(self.labels[region], mask))
+
+    def _merged(self, block: np.ndarray, mask: np.ndarray, replace_on: np.ndarray | bool = True) -> np.ndarray:
+        """``block`` with the current object's voxels (where ``replace_on``) replaced by ``mask``; other objects'
+        voxels are kept and never overwritten."""
+        kept = np.where((block == self.object_id) & replace_on, 0, block)
+        return np.where(mask & (kept == 0), self.object_id, kept).astype(np.uint16)
 
     def _write(self, region: Region, values: np.ndarray) -> _Patch | None:
         """Write ``values`` into ``region``; the patch holds the old values of the changed voxels' bounding box."""
@@ -456,7 +458,7 @@ class SegmentationSession:
             inverse_patches.append(_Patch(patch.region, self.labels[patch.region].copy()))
             self.labels[patch.region] = patch.values
             self.version += 1
-        inverse = _Step(self.object_id, {key: self._planes.get(key) for key in step.planes}, tuple(inverse_patches))
+        inverse = replace(self._before(step.planes), patches=tuple(inverse_patches))
         self.object_id = step.object_id
         for key, state in step.planes.items():
             if state is None:

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt
-
-from ..engine.prompts import NEGATIVE, POSITIVE, Prompts, box_from_mask
+from ..engine.prompts import NEGATIVE, POSITIVE, Prompts, box_from_mask, depth_map
 
 if TYPE_CHECKING:
     from ..engine.predictor import Embedding, Predictor
@@ -57,11 +55,6 @@ def iou(prediction: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if union == 0 else int(np.logical_and(prediction, truth).sum()) / union
 
 
-def _depth(error: np.ndarray) -> np.ndarray:
-    """Distance of each error pixel to the nearest non-error pixel, the image border counting as one."""
-    return distance_transform_edt(np.pad(error, 1))[1:-1, 1:-1]
-
-
 def next_click(prediction: np.ndarray, truth: np.ndarray, clicked: np.ndarray | None = None) -> Click | None:
     """The next simulated click ``(x, y, label)`` for a (rows, cols) ``prediction`` against ``truth``.
 
@@ -72,8 +65,8 @@ def next_click(prediction: np.ndarray, truth: np.ndarray, clicked: np.ndarray | 
     prediction, truth = np.asarray(prediction, bool), np.asarray(truth, bool)
     if prediction.shape != truth.shape or truth.ndim != 2:
         raise ValueError(f"prediction {prediction.shape} and truth {truth.shape} must be the same 2D shape")
-    fn_depth = _depth(truth & ~prediction)
-    fp_depth = _depth(~truth & prediction)
+    fn_depth = depth_map(truth & ~prediction)
+    fp_depth = depth_map(~truth & prediction)
     if clicked is not None:
         clicked = np.asarray(clicked, bool)
         if clicked.shape != truth.shape:

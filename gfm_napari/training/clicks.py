@@ -69,7 +69,9 @@ class Prompt:
         self.labels.append(int(label))
         return True
 
-    def decode(self, segmenter: Segmenter, embedding: torch.Tensor, scale: float):
+    def decode(self, segmenter: Segmenter, embedding: torch.Tensor):
+        """Logits (1, M, L, L) and predicted IoUs (1, M); M = 3 for a lone click, else 1."""
+        scale = segmenter.input_size / (4 * segmenter.embedding_size[0])  # decoder frame -> input frame
         multimask = self.box is None and len(self.points) == 1
         points = None
         if self.points:
@@ -77,6 +79,13 @@ class Prompt:
             points = (coords, torch.tensor(self.labels)[None])
         boxes = None if self.box is None else torch.as_tensor(self.box * scale, dtype=torch.float32)[None]
         return segmenter.decode(embedding, points=points, boxes=boxes, mask_input=self.mask_input, multimask=multimask)
+
+    @torch.no_grad()
+    def best_mask(self, segmenter: Segmenter, embedding: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+        """The mask the IoU head ranks first (bool, decoder frame) and its logits (1, 1, L, L), without gradients."""
+        logits, iou_pred = self.decode(segmenter, embedding)
+        best = int(torch.argmax(iou_pred[0]))
+        return logits[0, best].numpy() > 0, logits[:, best : best + 1]
 
 
 def object_loss(logits: torch.Tensor, iou_pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -98,20 +107,17 @@ def click_step(
     segmenter: Segmenter, objects: Sequence[TrainingObject], mix: ClickMix, rng: np.random.Generator
 ) -> dict[str, torch.Tensor]:
     """One training step on the batch ``objects``: mean of their losses."""
-    scale = segmenter.input_size / (4 * segmenter.embedding_size[0])  # decoder frame -> input frame
     totals: dict[str, torch.Tensor] = {}
     for obj in objects:
         embedding = obj.embedding.float()
         prompt, corrections = _first_prompt(obj.target, mix, rng)
         clicked = np.zeros_like(obj.target)
         for _ in range(corrections):
-            with torch.no_grad():
-                logits, iou_pred = prompt.decode(segmenter, embedding, scale)
-            best = int(torch.argmax(iou_pred[0]))
-            if not prompt.add_correction(logits[0, best].numpy() > 0, obj.target, clicked):
+            mask, logits = prompt.best_mask(segmenter, embedding)
+            if not prompt.add_correction(mask, obj.target, clicked):
                 break
-            prompt.mask_input = logits[:, best : best + 1] if rng.random() < mix.feed_logits else None
-        logits, iou_pred = prompt.decode(segmenter, embedding, scale)
+            prompt.mask_input = logits if rng.random() < mix.feed_logits else None
+        logits, iou_pred = prompt.decode(segmenter, embedding)
         terms = object_loss(logits[0], iou_pred[0], torch.from_numpy(obj.target.astype(np.float32)))
         for k, v in terms.items():
             totals[k] = totals.get(k, 0) + v / len(objects)
@@ -134,7 +140,6 @@ def _first_prompt(target: np.ndarray, mix: ClickMix, rng: np.random.Generator) -
 def validate_clicks(segmenter: Segmenter, objects: Sequence[TrainingObject]) -> dict[str, float]:
     """Dice after one click (most interior point), after 3 clicks (RITM corrections, logits fed back), and with
     the tight box, per domain and overall; ``score`` = mean of 1-click, 3-click and box Dice."""
-    scale = segmenter.input_size / (4 * segmenter.embedding_size[0])
     rows: dict[str, dict[str, list[float]]] = {}
     for obj in objects:
         embedding = obj.embedding.float()
@@ -143,18 +148,15 @@ def validate_clicks(segmenter: Segmenter, objects: Sequence[TrainingObject]) -> 
         prompt = Prompt([interior_point(target)], [1])
         clicked = np.zeros_like(target)
         for round_ in range(3):
-            logits, iou_pred = prompt.decode(segmenter, embedding, scale)
-            best = int(torch.argmax(iou_pred[0]))
-            mask = logits[0, best].numpy() > 0
+            mask, logits = prompt.best_mask(segmenter, embedding)
             if round_ == 0:
                 stats["click1"].append(dice(mask, target))
             if round_ == 2 or not prompt.add_correction(mask, target, clicked):
                 break
-            prompt.mask_input = logits[:, best : best + 1]
+            prompt.mask_input = logits
         stats["click3"].append(dice(mask, target))
-        box_prompt = Prompt([], [], np.array(box_from_mask(target)))
-        logits, _ = box_prompt.decode(segmenter, embedding, scale)
-        stats["box"].append(dice(logits[0, 0].numpy() > 0, target))
+        box_mask, _ = Prompt([], [], np.array(box_from_mask(target))).best_mask(segmenter, embedding)
+        stats["box"].append(dice(box_mask, target))
     report: dict[str, float] = {}
     for domain, stats in rows.items():
         for key, values in stats.items():

@@ -7,13 +7,14 @@ interior of the largest error region, positive in a miss, negative in a false al
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt
+
+from ..engine.prompts import depth_map
 
 
 def first_click(target: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
     """(x, y) inside ``target``: half the time its most interior pixel, else a random pixel at least a third as
     deep as that one (users click inside, rarely on the rim)."""
-    distance = distance_transform_edt(np.pad(target, 1))[1:-1, 1:-1]
+    distance = depth_map(target)
     if rng.random() < 0.5:
         row, col = np.unravel_index(int(np.argmax(distance)), target.shape)
     else:

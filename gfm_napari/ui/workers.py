@@ -31,8 +31,6 @@ EXPECTED_ERRORS = (GfmError, *OUT_OF_MEMORY)
 def user_message(error: BaseException) -> str:
     """One line for a notification."""
     if isinstance(error, OUT_OF_MEMORY):
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
         return "out of memory: close other images or choose a smaller model, then try again (nothing was lost)"
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
@@ -173,11 +171,18 @@ def _call(work: Callable[[], Any]) -> Any:
     try:
         return work()
     except EXPECTED_ERRORS as error:
-        return _Failed(error)
+        return _failed(error)
 
 
 def _drive(job: Callable[[], Job[Any]]) -> Generator[Progress, None, Any]:
     try:
         return (yield from job())
     except EXPECTED_ERRORS as error:
-        return _Failed(error)
+        return _failed(error)
+
+
+def _failed(error: BaseException) -> _Failed:
+    """The error for the UI thread; after running out of GPU memory, the cached blocks go back to the device."""
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        torch.cuda.empty_cache()
+    return _Failed(error)
