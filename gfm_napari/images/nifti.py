@@ -91,7 +91,13 @@ def read(path: str | os.PathLike[str], *, volume: int | None = None) -> Image:
 
 
 def guess_modality(array: np.ndarray) -> str:
-    """"CT" for whole-number data with min in [-32768, -500] and max <= 32767 (Hounsfield units), else "MR"."""
+    """"CT" for whole-number data with min in [-32768, -500] and max <= 32767 (Hounsfield units), else "MR".
+
+    Judged on at most ~16 slices spread along the last axis, so that opening a memory-mapped volume reads (and
+    keeps resident) only those, not the whole file.
+    """
+    if array.ndim == 3 and array.shape[-1] > 16:
+        array = array[..., np.linspace(0, array.shape[-1] - 1, 16).round().astype(int)]
     low, high = float(array.min()), float(array.max())
     integral = np.issubdtype(array.dtype, np.integer) or bool(np.all(np.mod(array, 1) == 0))
     return "CT" if integral and -32768 <= low <= -500 and high <= 32767 else "MR"

@@ -22,6 +22,7 @@ import torch
 
 from gfm_napari.errors import ModelError
 from gfm_napari.models.device import pick_device
+from gfm_napari.models.fast import accelerate
 from gfm_napari.models.segmenter import Segmenter, build_litemedsam
 from gfm_napari.models.weights import file_sha256, load_overlay, load_weights
 
@@ -166,6 +167,7 @@ def load_model(
     *,
     checkpoint: str | Path | None = None,
     device: str | torch.device | None = None,
+    fast: bool = True,
 ) -> LoadedModel:
     """Build model ``name``, load its weights strictly and prepare it for inference.
 
@@ -174,6 +176,8 @@ def load_model(
         checkpoint: weight file (``.pth``/``.pt`` read with ``weights_only=True``, or ``.safetensors``).
             Required for SAM models; for LiteMedSAM it replaces the packaged weights (e.g. a fine-tuned copy).
         device: ``"cpu"``, ``"cuda"``, ``"mps"`` ...; None picks the best available (see :func:`pick_device`).
+        fast: the inference fast path (:func:`gfm_napari.models.fast.accelerate`: same masks, faster);
+            False keeps the modules exactly as in the checkpoint (reference path, encoder training).
     Raises:
         ModelError: unknown model, device not available, checkpoint missing / unreadable / not matching.
     """
@@ -194,4 +198,6 @@ def load_model(
         model_id += f"+{file_sha256(overlay)[:8]}"
     segmenter.eval().requires_grad_(False)
     segmenter.to(dev)
+    if fast:
+        accelerate(segmenter, model_id)
     return LoadedModel(spec=spec, segmenter=segmenter, device=dev, model_id=model_id, weights_path=path.resolve())

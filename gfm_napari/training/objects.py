@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from ..engine.predictor import Predictor
 from ..engine.prompts import ResizeLongestSide
-from ..images import Image, Normalization
+from ..images import Image, Normalization, plane_of
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +70,7 @@ def labelled_objects(
     frame = 4 * spec.embedding_size
     for axis in axes:
         for index in planes_with_labels(labels, axis, planes_per_axis):
-            plane_labels = labels if axis is None else np.take(labels, index, axis=axis)
+            plane_labels = labels if axis is None else plane_of(labels, axis, index)
             embedding = None
             for label_id in np.unique(plane_labels[plane_labels > 0]):
                 target = to_model_frame(plane_labels == label_id, spec.input_size, frame)

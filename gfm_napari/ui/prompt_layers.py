@@ -62,7 +62,7 @@ class PromptLayers:
         size = max(image.spatial_shape) / 25
         ndim = image.spatial_ndim
         self.preview = Labels(
-            np.zeros(image.spatial_shape, dtype=np.uint8), name=f"{name} preview", opacity=0.6, **where
+            image.zeros(np.uint8), name=f"{name} preview", opacity=0.6, **where
         )
         self.boxes = Shapes(
             ndim=ndim, name=f"{name} boxes", edge_color=BOX_COLOUR, face_color="transparent",

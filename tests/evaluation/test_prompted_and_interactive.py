@@ -28,3 +28,30 @@ def test_simulated_clicks_report_noc_failures_and_miou_per_click(shared_data, tm
     assert overall["objects"] == 4 and len(overall["mIoU@k"]) == 3
     assert {"NoC@85", "NoC@90", "failures@85"} <= set(overall)
     assert overall["mIoU@k"][0] >= 0.7  # a box on liver / spleen
+
+
+def test_simulated_clicks_write_an_iou_vs_clicks_plot_beside_the_report(shared_data, tmp_path, capsys):
+    report = _evaluate(shared_data, tmp_path, capsys, "--clicks", "3", "--no-feed-logits")
+    plot = tmp_path / "report.png"
+    assert report["plot"] == str(plot) and report["feed_logits"] is False
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
+
+
+def test_propagated_structures_report_dice_per_volume(shared_data, tmp_path, capsys):
+    report = _evaluate(shared_data, tmp_path, capsys, "--propagate")
+    assert report["start"] == "box"
+    for name in ("liver", "spleen"):  # measured 3D Dice: liver 0.918, spleen 0.926 (30 labelled slices each)
+        structure = report["structures"][name]
+        assert structure["dice_3d"] >= 0.88 and structure["slices_reached"] >= 25
+    assert report["mean_dice_3d"] >= 0.88
+
+
+def test_an_adapter_file_is_loaded_over_the_model(shared_data, tmp_path, capsys):
+    from importlib.resources import files
+
+    weights = files("gfm_napari") / "resources" / "weights" / "litemedsam_clicks.safetensors"
+    base = _evaluate(shared_data, tmp_path, capsys, "--model", "litemedsam", "--prompt", "click")
+    tuned = _evaluate(shared_data, tmp_path, capsys, "--model", "litemedsam", "--prompt", "click",
+                      "--adapter", str(weights))
+    assert tuned["model"].startswith(base["model"] + "+")
+    assert tuned["structures"]["liver"]["dice"]["click"] > base["structures"]["liver"]["dice"]["click"] + 0.3

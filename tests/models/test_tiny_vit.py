@@ -18,8 +18,8 @@ def test_encoder_output_shape(litemedsam, fixed_input):
     assert torch.isfinite(out).all()
 
 
-def test_fused_encoder_matches_unfused(litemedsam, fixed_input):
-    encoder = litemedsam.segmenter.image_encoder
+def test_fused_encoder_matches_unfused(litemedsam_clicks_plain, fixed_input):
+    encoder = litemedsam_clicks_plain.segmenter.image_encoder
     fused = copy.deepcopy(encoder).fuse_conv_bn()
     assert not any(isinstance(m, ConvBN) for m in fused.modules())
     with torch.inference_mode():

@@ -52,8 +52,8 @@ def test_prompts_made_while_their_slice_encodes_are_queued_not_lost(open_ct, mak
 def test_the_event_loop_ticks_while_slices_encode_and_cancel_stops_it(open_ct, make_widget, cold_predictor, ticks,
                                                                      qtbot):
     viewer = open_ct()
-    widget = make_widget(viewer, predictor=cold_predictor)
-    wait_idle(qtbot, widget)  # the slice on screen and its neighbours are prefetched
+    widget = make_widget(viewer, predictor=cold_predictor, prefetch_radius=1)
+    wait_idle(qtbot, widget)  # the slice on screen and its two neighbours are prefetched
     widget.encode_button.click()
     qtbot.waitUntil(lambda: widget.progress.value() >= 3, timeout=WAIT_MS)
     start = len(ticks)
@@ -67,7 +67,7 @@ def test_the_event_loop_ticks_while_slices_encode_and_cancel_stops_it(open_ct, m
 
 def test_cancel_stops_propagation_within_about_a_second(open_ct, make_widget, cold_predictor, ct_labels, ticks, qtbot):
     viewer = open_ct()
-    widget = make_widget(viewer, predictor=cold_predictor)
+    widget = make_widget(viewer, predictor=cold_predictor, prefetch_radius=1)
     kidney = ct_labels == KIDNEY_RIGHT
     index = largest_slice(kidney)
     draw_box(viewer, widget, kidney, AXIAL, index)
@@ -83,3 +83,12 @@ def test_cancel_stops_propagation_within_about_a_second(open_ct, make_widget, co
     wait_idle(qtbot, widget)
     assert not np.any(widget.labels_layer.data)  # a cancelled propagation changes nothing
     assert widget.session.prompts()  # and keeps the prompt
+
+
+def test_the_shown_slice_and_its_nearest_neighbours_are_encoded_ahead(open_ct, make_widget, cold_predictor, qtbot):
+    viewer = open_ct()
+    widget = make_widget(viewer, predictor=cold_predictor, prefetch_radius=3)
+    wait_idle(qtbot, widget)
+    axis, index = widget.current_plane()
+    encoded = [i for i in range(viewer.dims.nsteps[axis]) if not widget.session.needs_embedding(axis, i)]
+    assert encoded == list(range(index - 3, index + 4))

@@ -1,0 +1,33 @@
+"""How much of the machine the encoder uses: its FLOPs per pass against this machine's measured matmul rate."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def encoder_gflop(encoder: torch.nn.Module, input_size: int) -> float:
+    """GFLOP (multiply and add counted as 2) of one pass of the PyTorch ``encoder`` on one [1, 3, S, S] input
+    (the same graph whichever runtime executes it).
+
+    ``torch.utils.flop_counter`` counts matrix products, convolutions and attention, which is where the time goes;
+    element-wise work (GELU, norms, softmax) is not counted.
+    """
+    images = torch.zeros(1, 3, input_size, input_size, device=next(encoder.parameters()).device)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        encoder(images)
+    return counter.get_total_flops() / 1e9
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 8) -> float:
+    """Best float32 GFLOP/s of a ``size``² matrix product on the CPU with torch's current thread count."""
+    a, b = torch.rand(size, size), torch.rand(size, size)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9

@@ -1,0 +1,37 @@
+"""Small timing helpers shared by the benchmarks: repeated wall-clock samples and their summary."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+
+def interleaved_ms(
+    works: Mapping[str, Callable[[], object]], rounds: int, *, warmup: int = 1, limits: Mapping[str, int] = {}
+) -> dict[str, list[float]]:
+    """Wall-clock milliseconds of each work, called in turn within each of ``rounds`` rounds (after ``warmup``
+    untimed rounds), so that a slow spell of a shared machine falls on all of them alike. ``limits[name]`` caps
+    the rounds of an expensive work."""
+    for _ in range(warmup):
+        for work in works.values():
+            work()
+    times: dict[str, list[float]] = {name: [] for name in works}
+    for round_index in range(rounds):
+        for name, work in works.items():
+            if round_index < limits.get(name, rounds):
+                start = time.perf_counter()
+                work()
+                times[name].append(1000.0 * (time.perf_counter() - start))
+    return times
+
+
+def summary(times_ms: list[float]) -> dict:
+    """Median, p50/p95 and the number of samples, rounded for a JSON report."""
+    return {
+        "median_ms": round(float(np.median(times_ms)), 2),
+        "p50_ms": round(float(np.percentile(times_ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(times_ms, 95)), 2),
+        "n": len(times_ms),
+    }
