@@ -51,13 +51,24 @@ def _parser() -> argparse.ArgumentParser:
     segment.add_argument("--axis", type=int, help="slice axis of a volume (default: the axial one)")
     segment.add_argument("--slice", type=int, dest="index", help="slice index (default: the middle one)")
     segment.add_argument("--propagate", action="store_true", help="carry the mask through the volume (3D)")
+    _bands_option(segment)
+    segment.add_argument(
+        "--tile", type=int, metavar="PIXELS",
+        help="segment a GeoTIFF by windows and tiles of this many pixels (default: only rasters over "
+        "8192x8192 pixels, with 256 px tiles): the scene is never read whole",
+    )
+    segment.add_argument("--name", help="the object's name in a .geojson / .gpkg / DICOM-SEG (default 'object 1')")
     _model_options(segment)
-    segment.add_argument("-o", "--output", type=Path, required=True, help="mask file: .nii.gz, .tif, .png")
+    segment.add_argument(
+        "-o", "--output", type=Path, required=True,
+        help="mask file: .nii.gz, .tif, .png; polygons .geojson (WGS84) / .gpkg (scene CRS); DICOM-SEG .dcm",
+    )
     segment.set_defaults(command=_segment)
 
     info = commands.add_parser("info", help="print an image's shape, axis order, spacing, affine, CRS")
     info.add_argument("image", type=Path)
     _series_option(info)
+    _bands_option(info)
     info.add_argument("--json", action="store_true", help="one JSON object instead of text")
     info.set_defaults(command=_info)
 
@@ -128,6 +139,20 @@ def _series_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--series-uid", help="DICOM: the SeriesInstanceUID to read when a folder holds several series")
 
 
+def _bands_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bands", metavar="B,B,B|PRESET",
+        help="rasters with more than 3 bands: the 3 bands fed to the model, 1-based like GDAL (e.g. 4,3,2), or "
+        "true-colour / false-colour (NIR, red, green; found by the band descriptions); default true colour",
+    )
+
+
+def _band_selection(args: argparse.Namespace, descriptions):
+    from .images.bands import parse_bands
+
+    return None if args.bands is None else parse_bands(args.bands, descriptions)
+
+
 def _read(args: argparse.Namespace):
     from .images import read_image
 
@@ -193,6 +218,7 @@ def _load(args: argparse.Namespace, *, fast: bool = True):
 def _segment(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .engine.prompts import Prompts
     from .engine.segment_file import segment_image
     from .images import write_mask
 
@@ -200,20 +226,68 @@ def _segment(args: argparse.Namespace) -> int:
         raise PromptError("give a --box or at least one --point")
     if args.output.resolve() == args.image.resolve():
         raise GfmError("the output path is the input image: choose another file name")
-    image = _read(args)
     points = np.array([(x, y) for x, y, _ in args.point], dtype=np.float64).reshape(-1, 2)
     labels = np.array([label for _, _, label in args.point], dtype=np.int64)
+    names = {1: args.name} if args.name else None
+    if _is_large_raster(args):
+        return _segment_tiled(args, Prompts(points, labels, args.box), names)
+    image = _read(args)
+    bands = _band_selection(args, image.metadata.band_descriptions or (None,) * image.n_channels)
     mask = segment_image(
         image, _load(args), points=points, labels=labels, box=args.box, axis=args.axis, index=args.index,
-        propagate_3d=args.propagate, window=args.window,
+        propagate_3d=args.propagate, window=args.window, bands=bands,
     )
-    path = write_mask(args.output, mask.astype(np.uint8), image)
+    path = write_mask(args.output, mask.astype(np.uint8), image, names)
     print(f"wrote {path} ({int(mask.sum())} voxels in the mask)")
     return 0
 
 
+def _is_large_raster(args: argparse.Namespace) -> bool:
+    from .images.windowed import LARGE_RASTER_PIXELS, RasterFile
+
+    if args.image.suffix.lower() not in (".tif", ".tiff"):
+        if args.tile is not None:
+            raise PromptError("--tile applies to GeoTIFF rasters only")
+        return False
+    return args.tile is not None or RasterFile.open(args.image).n_pixels > LARGE_RASTER_PIXELS
+
+
+def _segment_tiled(args: argparse.Namespace, prompts, names) -> int:
+    """A GeoTIFF read by windows: only the tiles the prompt falls in are read and encoded."""
+    import numpy as np
+
+    from .engine.predictor import Predictor
+    from .engine.tiles import TILE, TiledSegmenter
+    from .images.intensity import fit_band_stretch
+    from .images.vector import VECTOR_SUFFIXES, write_polygons
+    from .images.windowed import RasterFile, write_window_mask
+
+    if args.propagate or args.axis is not None or args.index is not None:
+        raise PromptError("a raster has no slices: drop --axis/--slice/--propagate")
+    raster = RasterFile.open(args.image)
+    normalization = fit_band_stretch(
+        raster.overview(), raster.band_descriptions if raster.n_bands > 1 else (None,),
+        nodata=raster.geometry.nodata, bands=_band_selection(args, raster.band_descriptions),
+    )
+    segmenter = TiledSegmenter(Predictor(_load(args)), raster, normalization, tile=args.tile or TILE)
+    window, mask = segmenter.segment(prompts)
+    if args.output.suffix.lower() in VECTOR_SUFFIXES:
+        path = write_polygons(args.output, mask.astype(np.uint8), raster.window_geometry(window), names)
+    else:
+        path = write_window_mask(args.output, raster, window, mask)
+    print(f"wrote {path} ({int(mask.sum())} pixels in the mask, from {len(segmenter.windows_for(prompts))} "
+          f"window(s) of the {raster.shape[0]}x{raster.shape[1]} scene)")
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
-    summary = _read(args).to_dict()
+    from .images.bands import default_bands
+
+    image = _read(args)
+    summary = image.to_dict()
+    descriptions = image.metadata.band_descriptions
+    chosen = _band_selection(args, descriptions) or default_bands(descriptions)
+    summary["model_bands"] = None if chosen is None else chosen.describe()
     if args.json:
         print(json.dumps(summary))
         return 0

@@ -21,11 +21,13 @@ from .prompts import Prompts, ResizeLongestSide
 
 @dataclass(frozen=True, eq=False)
 class Embedding:
-    """Image-encoder output for one plane: ``features`` (1, C, h, w) on the model's device."""
+    """Image-encoder output for one plane: ``features`` (1, C, h, w) on the model's device; ``valid`` (rows,
+    cols) marks the pixels that hold data (None: all of them) — masks never cover a raster's nodata pixels."""
 
     features: torch.Tensor
     plane_shape: tuple[int, int]
     key: CacheKey
+    valid: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +88,10 @@ class Predictor:
             for i, tensor in zip(chunk, encoded):
                 features[i] = tensor.unsqueeze(0)
                 self.cache.put(keys[i], features[i])
-        return [Embedding(features[i], planes[i].shape[:2], keys[i]) for i in range(len(planes))]
+        return [
+            Embedding(features[i], planes[i].shape[:2], keys[i], normalization.valid(planes[i]))
+            for i in range(len(planes))
+        ]
 
     def key(self, plane: np.ndarray, axis: int | None, index: int | None, normalization: Normalization) -> CacheKey:
         return CacheKey(digest_plane(plane), axis, index, self.model.model_id, normalization.describe())
@@ -173,8 +178,10 @@ class Predictor:
             )
         best = int(torch.argmax(scores[0]))
         low_res = logits[:, best : best + 1]
-        mask = self.upscale(low_res, embedding.plane_shape)[0, 0] > 0
-        return Prediction(mask.cpu().numpy(), float(scores[0, best]), low_res)
+        mask = (self.upscale(low_res, embedding.plane_shape)[0, 0] > 0).cpu().numpy()
+        if embedding.valid is not None:
+            mask &= embedding.valid
+        return Prediction(mask, float(scores[0, best]), low_res)
 
     def upscale(self, low_res_logits: torch.Tensor, plane_shape: tuple[int, int]) -> torch.Tensor:
         """Low-res logits (B, 1, L, L) → logits on the plane grid (B, 1, rows, cols): undo pad and resize."""

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import PromptError
 from ..images import Image, fit_normalization
+from ..images.bands import BandSelection
 from ..jobs import run
 from ..models import LoadedModel
 from .predictor import Predictor
@@ -53,10 +54,11 @@ def segment_image(
     index: int | None = None,
     propagate_3d: bool = False,
     window: tuple[float, float] | None = None,
+    bands: BandSelection | None = None,
 ) -> np.ndarray:
     """Bool mask on ``image``'s spatial grid: the prompted plane, or every slice reached by propagation."""
     axis, index = resolve_plane(image, axis, index)
-    normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW)
+    normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW, bands=bands)
     predictor = Predictor(model)
     embedding = predictor.embed(image, axis, index, normalization=normalization)
     prompts = Prompts(points, labels, box)

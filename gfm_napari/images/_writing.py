@@ -10,7 +10,7 @@ import numpy as np
 from gfm_napari.errors import ExportError, GeometryError
 from gfm_napari.images.image import Image
 
-MASK_SUFFIXES = (".nii.gz", ".nii", ".tif", ".tiff", ".png")
+MASK_SUFFIXES = (".nii.gz", ".nii", ".tif", ".tiff", ".png", ".geojson", ".gpkg", ".dcm")
 
 
 def full_suffix(path: Path) -> str:

@@ -20,7 +20,13 @@ Folders are scanned without recursion; files pydicom cannot read, and DICOM file
 reports), are skipped. Files are grouped by SeriesInstanceUID ("" when absent); several series -> ImageReadError
 listing them, unless ``series_uid=`` picks one. Gaps or irregular steps between slices give a warning (in
 ``Image.metadata.warnings`` and as :class:`ImageWarning`); duplicate positions, mixed orientations or sizes
-give ImageReadError. Multi-frame (enhanced) DICOM is not supported.
+give ImageReadError.
+
+Enhanced multi-frame DICOM (Enhanced CT / MR, Legacy Converted Enhanced): each frame is a slice, placed by its
+functional groups (PlanePositionSequence, PlaneOrientationSequence, PixelMeasuresSequence and
+PixelValueTransformationSequence, per frame or shared) and sorted exactly like a series of files. A multi-frame file
+without per-frame positions (e.g. a cine or a secondary capture) is refused. ``Image.metadata.frames`` records the
+file and frame of every slice (in array order) so that a DICOM-SEG can reference them.
 
 No patient-identifying tag is read into the result; only series UID / description, modality and pixel facts.
 """
@@ -30,7 +36,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +68,9 @@ class _Slice:
     orientation: tuple[float, ...] | None
     pixel_spacing: tuple[float, float] | None
     thickness: float | None
+    frame: int | None = None
+    rescale: tuple[float, float] | None = None
+    """(slope, intercept) from the frame's functional groups (enhanced multi-frame); None: the file's own tags."""
 
 
 def read(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, series_uid: str | None = None) -> Image:
@@ -80,9 +89,6 @@ def read(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, ser
     """
     source, headers = _read_headers(path)
     chosen = _choose_series(headers, series_uid, source)
-    multi = [s for s in chosen if s.frames > 1]
-    if multi:
-        raise ImageReadError(f"multi-frame DICOM ({multi[0].frames} frames) is not supported: '{multi[0].path.name}'")
     if len(chosen) == 1:
         return _read_single(chosen[0], source)
     return _read_series(chosen, source)
@@ -97,7 +103,7 @@ def _read_headers(path: Any) -> tuple[Path, list[_Slice]]:
         p = Path(path)
         if p.is_dir():
             files = sorted(f for f in p.iterdir() if f.is_file())
-            headers = [h for h in (_header(f, strict=False) for f in files) if h is not None]
+            headers = [h for f in files for h in _header(f, strict=False)]
             if not headers:
                 raise ImageReadError(f"no DICOM images found in folder '{p.name}'")
             return p, headers
@@ -106,12 +112,12 @@ def _read_headers(path: Any) -> tuple[Path, list[_Slice]]:
         paths = [Path(f) for f in path]
         if not paths:
             raise ImageReadError("no DICOM files given")
-    headers = [_header(existing_file(f), strict=True) for f in paths]
-    return paths[0], [h for h in headers if h is not None]
+    return paths[0], [h for f in paths for h in _header(existing_file(f), strict=True)]
 
 
-def _header(path: Path, *, strict: bool) -> _Slice | None:
-    """Header of one file; None for non-DICOM / pixel-less files when not ``strict`` (else ImageReadError)."""
+def _header(path: Path, *, strict: bool) -> list[_Slice]:
+    """Header(s) of one file: one per frame for enhanced multi-frame files; [] for non-DICOM / pixel-less files
+    when not ``strict`` (else ImageReadError)."""
     import pydicom
 
     try:
@@ -119,13 +125,22 @@ def _header(path: Path, *, strict: bool) -> _Slice | None:
     except Exception as exc:
         if strict:
             raise ImageReadError(f"cannot read '{path.name}' as DICOM: {one_line(exc)}") from exc
-        return None
+        return []
     if "Rows" not in ds or "Columns" not in ds:
         if strict:
             raise ImageReadError(f"DICOM file '{path.name}' holds no image")
-        return None
+        return []
     try:
-        return _Slice(
+        single = _file_header(path, ds)
+        return _frame_headers(single, ds) if single.frames > 1 else [single]
+    except (TypeError, ValueError) as exc:
+        if strict:
+            raise ImageReadError(f"DICOM file '{path.name}' has malformed image tags: {one_line(exc)}") from exc
+        return []
+
+
+def _file_header(path: Path, ds: Any) -> _Slice:
+    return _Slice(
             path=path,
             series_uid=str(ds.get("SeriesInstanceUID", "") or ""),
             description=_text(ds.get("SeriesDescription")),
@@ -139,10 +154,42 @@ def _header(path: Path, *, strict: bool) -> _Slice | None:
             pixel_spacing=_floats(ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing"), 2),
             thickness=_positive(ds.get("SliceThickness")) or _positive(ds.get("SpacingBetweenSlices")),
         )
-    except (TypeError, ValueError) as exc:
-        if strict:
-            raise ImageReadError(f"DICOM file '{path.name}' has malformed image tags: {one_line(exc)}") from exc
+
+
+def _frame_headers(file: _Slice, ds: Any) -> list[_Slice]:
+    """One header per frame of an enhanced multi-frame file, from its per-frame and shared functional groups."""
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if not per_frame or len(per_frame) != file.frames:
+        raise ImageReadError(
+            f"multi-frame DICOM '{file.path.name}' ({file.frames} frames) has no per-frame positions "
+            "(PerFrameFunctionalGroupsSequence); only enhanced multi-frame CT/MR is supported"
+        )
+    shared = (ds.get("SharedFunctionalGroupsSequence") or [None])[0]
+
+    def group(item: Any, sequence: str, keyword: str) -> Any:
+        for source in (item, shared):
+            if source is not None and sequence in source and len(source[sequence].value):
+                value = source[sequence][0].get(keyword)
+                if value is not None:
+                    return value
         return None
+
+    frames = []
+    for k, item in enumerate(per_frame):
+        slope, intercept = (group(item, "PixelValueTransformationSequence", key) for key in ("RescaleSlope", "RescaleIntercept"))
+        frames.append(replace(
+            file,
+            frame=k,
+            position=_floats(group(item, "PlanePositionSequence", "ImagePositionPatient"), 3),
+            orientation=_floats(group(item, "PlaneOrientationSequence", "ImageOrientationPatient"), 6),
+            pixel_spacing=_floats(group(item, "PixelMeasuresSequence", "PixelSpacing"), 2),
+            thickness=_positive(group(item, "PixelMeasuresSequence", "SliceThickness"))
+            or _positive(group(item, "PixelMeasuresSequence", "SpacingBetweenSlices")),
+            rescale=None if slope is None and intercept is None else (float(slope or 1), float(intercept or 0)),
+        ))
+    if any(f.position is None for f in frames):
+        raise ImageReadError(f"multi-frame DICOM '{file.path.name}' lacks a position for some frames")
+    return frames
 
 
 def _choose_series(headers: list[_Slice], series_uid: str | None, source: Path) -> list[_Slice]:
@@ -268,7 +315,7 @@ def _read_series(slices: list[_Slice], source: Path) -> Image:
         modality=_modality(first),
         source=source,
         axis_names=("slice", "row", "col"),
-        metadata=_metadata(first, len(slices), warns, stored),
+        metadata=_metadata(slices, warns, stored),
     )
 
 
@@ -296,7 +343,7 @@ def _read_single(s: _Slice, source: Path) -> Image:
         source=source,
         channel_axis=2 if colour else None,
         axis_names=("row", "col", "channel") if colour else ("row", "col"),
-        metadata=_metadata(s, 1, warns, stored),
+        metadata=_metadata([s], warns, stored),
     )
 
 
@@ -305,11 +352,13 @@ def _rescaled_stack(slices: list[_Slice]) -> tuple[np.ndarray, str]:
 
     Returns (array (n, rows, cols[, samples]), stored dtype name of the decoded pixels).
     """
-    raws, params = [], []
+    raws, params, files = [], [], {}
     for s in slices:
-        raw, slope, inter = _decode(s)
-        raws.append(raw)
-        params.append((slope, inter))
+        if s.path not in files:  # a multi-frame file is decoded once for all its frames
+            files = {s.path: _decode(s)}
+        pixels, slope, inter = files[s.path]
+        raws.append(pixels if s.frame is None else pixels[s.frame])
+        params.append(s.rescale or (slope, inter))
     stored = raws[0].dtype.name
     integral = all(r.dtype.kind in "biu" for r in raws) and all(
         float(a).is_integer() and float(b).is_integer() for a, b in params
@@ -329,6 +378,7 @@ def _rescaled_stack(slices: list[_Slice]) -> tuple[np.ndarray, str]:
 
 
 def _decode(s: _Slice) -> tuple[np.ndarray, float, float]:
+    """The file's pixels ((rows, cols[, samples]), or (frames, rows, cols) for multi-frame) and its rescale."""
     import pydicom
 
     try:
@@ -344,8 +394,9 @@ def _decode(s: _Slice) -> tuple[np.ndarray, float, float]:
             f"cannot decode the pixels of '{s.path.name}' ({syntax_name}); for compressed DICOM install "
             f"pylibjpeg with pylibjpeg-openjpeg / pylibjpeg-libjpeg, or python-gdcm: {one_line(exc)}"
         ) from exc
-    if raw.shape[:2] != (s.rows, s.cols):
-        raise ImageReadError(f"'{s.path.name}' decoded to shape {raw.shape}, expected ({s.rows}, {s.cols})")
+    expected = (s.rows, s.cols) if s.frame is None else (s.frames, s.rows, s.cols)
+    if raw.shape[: len(expected)] != expected:
+        raise ImageReadError(f"'{s.path.name}' decoded to shape {raw.shape}, expected {expected}")
     slope = float(ds.get("RescaleSlope", 1) or 1)
     inter = float(ds.get("RescaleIntercept", 0) or 0)
     return native_byte_order(raw), slope, inter
@@ -358,15 +409,17 @@ def _modality(s: _Slice) -> str:
     return s.modality if s.modality in ("CT", "MR") else "MR"
 
 
-def _metadata(s: _Slice, n_files: int, warns: list[str], stored_dtype: str) -> ImageMetadata:
+def _metadata(slices: list[_Slice], warns: list[str], stored_dtype: str) -> ImageMetadata:
+    s = slices[0]
     return ImageMetadata(
         format="dicom",
         stored_dtype=stored_dtype,
         description=s.description,
         series_uid=s.series_uid,
         source_modality=s.modality if s.modality not in ("CT", "MR") else None,
-        n_files=n_files,
+        n_files=len({f.path for f in slices}),
         warnings=tuple(warns),
+        frames=tuple((f.path, f.frame) for f in slices),
     )
 
 

@@ -47,6 +47,8 @@ class ImageMetadata:
         band_descriptions: one entry per band / channel (None where the file has none); () for 1-channel images.
         n_files: number of files read (DICOM series), else 1.
         warnings: human-readable, one line each (slice gaps, ...); also emitted as :class:`ImageWarning`.
+        frames: DICOM: the file and frame number (None for single-frame files) of each slice, in array order; what a
+            DICOM-SEG references. Not part of :meth:`to_dict`.
     """
 
     format: str
@@ -57,6 +59,7 @@ class ImageMetadata:
     band_descriptions: tuple[str | None, ...] = ()
     n_files: int = 1
     warnings: tuple[str, ...] = ()
+    frames: tuple[tuple[Path, int | None], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""

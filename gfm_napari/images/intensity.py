@@ -6,7 +6,12 @@ Kinds (the default follows :attr:`Image.modality`):
 - ``"mr_percentile"`` (MR): 0.5 / 99.5 percentiles of the NON-ZERO values of the whole volume (all channels),
   so that every slice is normalised the same way; clip and scale.
 - ``"band_percentile"`` (raster, photo): per band, 2 / 98 percentiles over the whole image, ignoring nodata
-  pixels when the image has a nodata value; clip and scale each band with its own numbers.
+  pixels when the image has a nodata value; clip and scale each band with its own numbers. A raster with more than
+  3 bands first keeps the three of its :class:`~gfm_napari.images.bands.BandSelection` (default: true colour when
+  the bands are named, else the first three); the selection is part of ``describe()``.
+
+Nodata: pixels where every band equals the nodata value are left out of the percentiles, map to 0, and
+:meth:`Normalization.valid` reports them so that masks never cover them.
 
 A :class:`Normalization` is a frozen value: ``describe()`` is a stable one-line string with the concrete numbers
 (``repr`` of each float), ``to_dict()`` / ``from_dict()`` serialise it, ``apply(plane)`` maps pixels.
@@ -14,12 +19,13 @@ A :class:`Normalization` is a frozen value: ``describe()`` is a stable one-line 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from gfm_napari.errors import PromptError
+from gfm_napari.images.bands import BandSelection, default_bands
 from gfm_napari.images.image import Image, plane_of
 
 KINDS = ("ct_window", "mr_percentile", "band_percentile")
@@ -39,6 +45,7 @@ class Normalization:
         percentiles: the (low, high) percentiles that gave ``low`` / ``high``; None for ct_window.
         nonzero_only: percentiles were taken over non-zero values (mr_percentile).
         nodata: pixels equal to it (NaN: NaN pixels) were ignored when fitting and map to 0.
+        bands: the three bands of a multi-band raster that are kept (``low`` / ``high`` are theirs), or None.
     """
 
     kind: str
@@ -47,6 +54,7 @@ class Normalization:
     percentiles: tuple[float, float] | None = None
     nonzero_only: bool = False
     nodata: float | None = None
+    bands: BandSelection | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -88,6 +96,7 @@ class Normalization:
         p = self.percentiles or (0.0, 100.0)
         extra = ",nonzero" if self.nonzero_only else ""
         extra += f",nodata={self.nodata!r}" if self.nodata is not None else ""
+        extra += f",bands={self.bands.describe()}" if self.bands is not None else ""
         lows = "/".join(repr(v) for v in self.low)
         highs = "/".join(repr(v) for v in self.high)
         return f"{self.kind}(p={p[0]!r}-{p[1]!r}{extra},low={lows},high={highs})"
@@ -104,12 +113,14 @@ class Normalization:
             "percentiles": None if self.percentiles is None else list(self.percentiles),
             "nonzero_only": self.nonzero_only,
             "nodata": nodata,
+            "bands": None if self.bands is None else {"indices": list(self.bands.indices), "name": self.bands.name},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Normalization:
         """Inverse of :meth:`to_dict`."""
         nodata = data.get("nodata")
+        bands = data.get("bands")
         return cls(
             kind=data["kind"],
             low=tuple(data["low"]),
@@ -117,6 +128,7 @@ class Normalization:
             percentiles=None if data.get("percentiles") is None else tuple(data["percentiles"]),
             nonzero_only=bool(data.get("nonzero_only", False)),
             nodata=None if nodata is None else float(nodata),
+            bands=None if bands is None else BandSelection(tuple(bands["indices"]), bands["name"]),
         )
 
     def apply(self, plane: np.ndarray) -> np.ndarray:
@@ -130,7 +142,7 @@ class Normalization:
             float32 array of the same shape; values clipped to [0, 1]; nodata and NaN pixels are 0; where
             high <= low (a constant image) the output is 0.
         """
-        x = np.asarray(plane, dtype=np.float64)
+        x = np.asarray(self.select(plane), dtype=np.float64)
         low = np.asarray(self.low)
         high = np.asarray(self.high)
         if low.size > 1:
@@ -148,6 +160,21 @@ class Normalization:
         out[invalid] = 0.0
         return out.astype(np.float32)
 
+    def select(self, plane: np.ndarray) -> np.ndarray:
+        """The plane's chosen bands (the plane itself without a band selection)."""
+        if self.bands is None:
+            return plane
+        self.bands.check(plane.shape[-1])
+        return plane[..., list(self.bands.indices)]
+
+    def valid(self, plane: np.ndarray) -> np.ndarray | None:
+        """Bool (rows, cols): pixels that hold data, i.e. not nodata in every band; None without a nodata value."""
+        if self.nodata is None:
+            return None
+        x = np.asarray(self.select(plane))
+        missing = np.isnan(x) if np.isnan(self.nodata) else x == self.nodata
+        return ~(missing.all(axis=-1) if x.ndim == 3 else missing)
+
 
 def fit_normalization(
     image: Image,
@@ -156,6 +183,7 @@ def fit_normalization(
     ct_window: tuple[float, float] = DEFAULT_CT_WINDOW,
     mr_percentiles: tuple[float, float] = DEFAULT_MR_PERCENTILES,
     band_percentiles: tuple[float, float] = DEFAULT_BAND_PERCENTILES,
+    bands: BandSelection | None = None,
 ) -> Normalization:
     """Fit the normalisation for ``image`` (whole image / volume, once).
 
@@ -165,6 +193,7 @@ def fit_normalization(
         ct_window: (level, width) for ct_window.
         mr_percentiles: (low, high) percentiles of the non-zero values for mr_percentile.
         band_percentiles: (low, high) per-band percentiles for band_percentile.
+        bands: the three bands to keep (band_percentile; default :func:`~gfm_napari.images.bands.default_bands`).
     """
     kind = kind or _DEFAULT_KIND[image.modality]
     if kind == "ct_window":
@@ -175,18 +204,42 @@ def fit_normalization(
         low, high = _percentiles(values, mr_percentiles)
         return Normalization(kind, (low,), (high,), percentiles=mr_percentiles, nonzero_only=True)
     if kind == "band_percentile":
-        nodata = image.geometry.nodata
-        bands = image.array[..., np.newaxis] if image.channel_axis is None else image.array
-        lows, highs = [], []
-        for b in range(bands.shape[-1]):
-            values = bands[..., b].ravel()
-            if nodata is not None:
-                values = values[~np.isnan(values)] if np.isnan(nodata) else values[values != nodata]
-            low, high = _percentiles(values, band_percentiles)
-            lows.append(low)
-            highs.append(high)
-        return Normalization(kind, tuple(lows), tuple(highs), percentiles=band_percentiles, nodata=nodata)
+        return fit_band_stretch(
+            image.array, image.metadata.band_descriptions if image.channel_axis is not None else (None,),
+            nodata=image.geometry.nodata, percentiles=band_percentiles, bands=bands,
+        )
     raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def fit_band_stretch(
+    array: np.ndarray,
+    descriptions: tuple[str | None, ...],
+    *,
+    nodata: float | None,
+    percentiles: tuple[float, float] = DEFAULT_BAND_PERCENTILES,
+    bands: BandSelection | None = None,
+) -> Normalization:
+    """Per-band percentile stretch of ``array`` ((rows, cols) or (rows, cols, B)), over its pixels that hold data.
+
+    Also what a raster too large for memory uses, on a decimated read of the whole scene.
+    """
+    n_bands = 1 if array.ndim == 2 else array.shape[-1]
+    if bands is None:
+        bands = default_bands(descriptions if len(descriptions) == n_bands else (None,) * n_bands)
+    if bands is not None and n_bands <= 3 and bands.indices == (0, 1, 2)[:n_bands]:
+        bands = None  # a 3-band raster's natural order needs no selection (and keeps its cache keys)
+    stretch = Normalization("band_percentile", (0.0,), (1.0,), nodata=nodata, bands=bands)
+    chosen = stretch.select(array if array.ndim == 3 else array[..., np.newaxis])
+    valid = replace(stretch, bands=None).valid(chosen)
+    lows, highs = [], []
+    for b in range(chosen.shape[-1]):
+        values = chosen[..., b] if valid is None else chosen[..., b][valid]
+        low, high = _percentiles(values.ravel(), percentiles)
+        lows.append(low)
+        highs.append(high)
+    return Normalization(
+        "band_percentile", tuple(lows), tuple(highs), percentiles=percentiles, nodata=nodata, bands=bands
+    )
 
 
 def _percentiles(values: np.ndarray, q: tuple[float, float]) -> tuple[float, float]:

@@ -14,7 +14,7 @@ other file that is DICOM (preamble)      dicom.read          series_uid
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,20 +45,26 @@ def read_image(path: PathLike | Sequence[PathLike], **options: object) -> Image:
     return reader(path, **options)
 
 
-def write_mask(path: PathLike, mask: np.ndarray, source: Image) -> Path:
+def write_mask(path: PathLike, mask: np.ndarray, source: Image, names: Mapping[int, str] | None = None) -> Path:
     """Write ``mask`` (labels on ``source``'s spatial grid) atomically, in the format given by ``path``'s suffix.
 
     .nii / .nii.gz -> NIfTI with the source's header / affine (medical sources only); .tif / .tiff -> single-band
-    DEFLATE GeoTIFF with the source's CRS / transform; .png -> 2D PNG. uint8, or uint16 above label 255.
+    DEFLATE GeoTIFF with the source's CRS / transform; .png -> 2D PNG (uint8, or uint16 above label 255);
+    .geojson / .gpkg -> one polygon feature per label (:mod:`~gfm_napari.images.vector`); .dcm -> DICOM-SEG
+    referencing a DICOM source (:mod:`~gfm_napari.images.dicom_seg`). ``names`` (label id -> object name) label
+    the polygons and segments.
 
     Raises:
         ExportError: unsupported suffix, the input file itself, bad labels, unsupported source for the format.
         GeometryError: ``mask.shape != source.spatial_shape``.
     """
-    from gfm_napari.images import geotiff, nifti, plain
+    from gfm_napari.images import dicom_seg, geotiff, nifti, plain, vector
 
     out = check_destination(path, source)
     suffix = full_suffix(out)
+    named = {".geojson": vector, ".gpkg": vector, ".dcm": dicom_seg}
+    if suffix in named:
+        return named[suffix].write_mask(out, mask, source, names)
     writers = {".nii": nifti, ".nii.gz": nifti, ".tif": geotiff, ".tiff": geotiff, ".png": plain}
     if suffix not in writers:  # pragma: no cover - check_destination already refused it
         raise ExportError(f"cannot write a mask as '{suffix}'; use one of {', '.join(MASK_SUFFIXES)}")

@@ -1,4 +1,5 @@
-"""npe2 writer: a Labels layer → a mask file on the source image's exact grid (NIfTI, GeoTIFF or PNG)."""
+"""npe2 writer: a Labels layer → a mask file on the source image's exact grid (NIfTI, GeoTIFF, PNG), polygons
+(GeoJSON in WGS84, GeoPackage in the scene's CRS) or a DICOM-SEG referencing the source series."""
 
 from __future__ import annotations
 

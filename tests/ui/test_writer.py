@@ -54,3 +54,31 @@ def test_labels_without_a_source_image_are_refused_clearly(tmp_path):
     with pytest.raises(ExportError, match="does not belong to an image opened with gfm-napari"):
         write_labels(str(tmp_path / "x.nii.gz"), np.zeros((4, 4), np.uint16), {"name": "x", "metadata": {}})
     assert not list(tmp_path.iterdir())
+
+
+def test_polygon_exports_from_the_labels_layer(make_napari_viewer, shared_data, satellite_labels, tmp_path):
+    from gfm_napari.images.vector import rasterize_polygons, read_polygons
+
+    source = shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif"
+    viewer = make_napari_viewer()
+    layer = _labels_layer(viewer, source, satellite_labels)
+    image = layer.metadata["gfm_image"]
+    for suffix in (".geojson", ".gpkg"):
+        out = tmp_path / f"buildings{suffix}"
+        assert viewer.layers.save(str(out), selected=True) == [str(out)]
+        back = rasterize_polygons(read_polygons(out, image.geometry.crs), image.spatial_shape, image.geometry)
+        np.testing.assert_array_equal(back > 0, satellite_labels > 0)
+
+
+def test_dicom_seg_export_from_a_labels_layer_of_a_series(shared_data, tmp_path):
+    from gfm_napari.images import read_image
+    from gfm_napari.images.dicom_seg import read_dicom_seg
+
+    series = read_image(shared_data / "dicom_ct_series_totalseg" / "series")
+    labels = np.zeros((20, 512, 512), np.uint16)
+    labels[10, 200:260, 300:380] = 3
+    out = tmp_path / "object.dcm"
+    assert write_labels(str(out), labels, {"name": "segmentation", "metadata": {"gfm_image": series}}) == [str(out)]
+    back, names = read_dicom_seg(out, series)
+    np.testing.assert_array_equal(back, labels)
+    assert names == {3: "object 3"}
