@@ -67,6 +67,18 @@ def ct_labels(shared_data, ct):
 
 
 @pytest.fixture(scope="session")
+def series(shared_data):
+    """The real contrast CT DICOM series (20 x 512², never used to train the click decoder) and TotalSegmentator's
+    labels on the series grid (1 spleen, 5 liver, 6 stomach, 52 aorta, 63 inferior vena cava, ...)."""
+    from gfm_napari.images import read_image
+    from gfm_napari.images.align import labels_on_grid
+
+    image = read_image(shared_data / "dicom_ct_series_totalseg" / "series")
+    labels = labels_on_grid(image, read_image(shared_data / "dicom_ct_series_totalseg" / "example_seg_dicom.nii.gz"))
+    return image, labels
+
+
+@pytest.fixture(scope="session")
 def ct_liver_plane(ct_labels):
     """The axial liver cross-section with the largest area, as a bool (rows, cols) mask."""
     import numpy as np

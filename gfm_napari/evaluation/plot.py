@@ -13,6 +13,7 @@ def plot_iou_curves(report: dict, path: str | Path) -> Path:
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(7, 4.5), dpi=120)
     axes = figure.add_subplot()
@@ -31,6 +32,7 @@ def plot_iou_curves(report: dict, path: str | Path) -> Path:
     axes.set(xlabel="prompts (clicks; a first box counts as one)", ylabel="mean IoU", ylim=(0, 1),
              title=f"{report['image']} · {report['model']} · first prompt: {report['start']} · {feed}")
     axes.title.set_fontsize(8)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.2)
     axes.legend(fontsize=7, loc="lower right")
     figure.tight_layout()

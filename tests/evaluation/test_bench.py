@@ -12,16 +12,8 @@ from gfm_napari.cli import main
 from gfm_napari.evaluation import peers, scenarios
 from gfm_napari.evaluation.volumes import resampled_ct
 from gfm_napari.images import read_image
-from gfm_napari.images.align import labels_on_grid
 
 LIVER = 5
-
-
-@pytest.fixture(scope="module")
-def series(shared_data):
-    image = read_image(shared_data / "dicom_ct_series_totalseg" / "series")
-    labels = labels_on_grid(image, read_image(shared_data / "dicom_ct_series_totalseg" / "example_seg_dicom.nii.gz"))
-    return image, labels
 
 
 @pytest.fixture(scope="module")

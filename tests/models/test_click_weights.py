@@ -11,8 +11,7 @@ import torch
 
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.evaluation.prompted import dice, prompts_from_mask
-from gfm_napari.images import fit_normalization, read_image
-from gfm_napari.images.align import labels_on_grid
+from gfm_napari.images import fit_normalization
 
 WEIGHTS = Path(str(files("gfm_napari") / "resources" / "weights" / "litemedsam_clicks.safetensors"))
 SPLEEN, LIVER, STOMACH, AORTA, IVC = 1, 5, 6, 52, 63
@@ -21,14 +20,6 @@ SPLEEN, LIVER, STOMACH, AORTA, IVC = 1, 5, 6, 52, 63
 @pytest.fixture(scope="module")
 def clicks(litemedsam_clicks):
     return litemedsam_clicks
-
-
-@pytest.fixture(scope="module")
-def series(shared_data):
-    """The DICOM CT series (never used to train the click decoder) and its labels on the series grid."""
-    image = read_image(shared_data / "dicom_ct_series_totalseg" / "series")
-    labels = labels_on_grid(image, read_image(shared_data / "dicom_ct_series_totalseg" / "example_seg_dicom.nii.gz"))
-    return image, labels
 
 
 def test_the_shipped_file_is_small_half_precision_and_only_the_prompt_path():

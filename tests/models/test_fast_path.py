@@ -8,18 +8,10 @@ import torch
 
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.evaluation.prompted import dice, prompts_from_mask
-from gfm_napari.images import fit_normalization, read_image
-from gfm_napari.images.align import labels_on_grid
+from gfm_napari.images import fit_normalization
 from gfm_napari.models.fast import ChannelsLastMaskDecoder
 
 SPLEEN, LIVER, STOMACH, AORTA, IVC = 1, 5, 6, 52, 63
-
-
-@pytest.fixture(scope="module")
-def series(shared_data):
-    image = read_image(shared_data / "dicom_ct_series_totalseg" / "series")
-    labels = labels_on_grid(image, read_image(shared_data / "dicom_ct_series_totalseg" / "example_seg_dicom.nii.gz"))
-    return image, labels
 
 
 @pytest.fixture(scope="module")
