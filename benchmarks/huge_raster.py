@@ -59,8 +59,7 @@ def measure(path: Path) -> dict:
     def rss_mb() -> float:
         return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
 
-    def peak_mb() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from gfm_napari.evaluation.scenarios import peak_rss_mb as peak_mb  # VmHWM: ru_maxrss survives exec
 
     predictor = Predictor(load_model("litemedsam"))
     baseline = rss_mb()

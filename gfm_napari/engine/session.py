@@ -9,8 +9,8 @@ The one object the UI holds. Pure (no napari / Qt) and usable from a notebook::
     session.new_object()                         # next id
     volume = jobs.run(session.propagate_job(2, 24)); session.apply_propagation(2, 24, volume)
 
-Planes: ``(axis, index)`` is ``numpy.take(array, index, axis)`` (as a view, ``images.plane_of``) of a volume, ``(None, None)`` the whole 2D image; on a
-plane ``x`` = column and ``y`` = row (as in SAM). Model work happens only in :meth:`embed`, :meth:`preview`,
+Planes: ``(axis, index)`` is ``numpy.take(array, index, axis)`` (as a view, ``images.plane_of``) of a volume,
+``(None, None)`` the whole 2D image; on a plane ``x`` = column and ``y`` = row (as in SAM). Model work happens only in :meth:`embed`, :meth:`preview`,
 :meth:`accept` (previews not computed yet) and the jobs; everything else is cheap numpy, so a UI can run the former
 off its event loop and the latter on it — as long as it does not run two of them at once.
 

@@ -115,8 +115,10 @@ def memory(model_name: str, volume_path: Path, *, propagate_slices: int = 8) -> 
     report = json.loads(result.stdout.strip().splitlines()[-1])
     volume_mb = report["volume_mb"]
     bound = 1.3 * volume_mb + report["rss_after_model_mb"]
-    report["target"] = {"value": report["peak_rss_mb"], "bound_mb": round(bound, 1), "met": report["peak_rss_mb"] <= bound,
-                        "rule": "peak RSS <= 1.3 x volume + RSS of the loaded model"}
+    report["target"] = {
+        "value": report["peak_rss_mb"], "bound_mb": round(bound, 1), "met": report["peak_rss_mb"] <= bound,
+        "rule": "peak RSS <= 1.3 x volume + RSS of the loaded model",
+    }
     return report
 
 
@@ -124,7 +126,7 @@ def _memory_child(model_name: str, volume_path: str, propagate_slices: int) -> d
     from ..engine.propagate import PropagationSettings
 
     model = load_model(model_name)
-    after_model = _peak_rss_mb()
+    after_model = peak_rss_mb()
     image = read_image(volume_path)
     session = SegmentationSession(Predictor(model), image)
     axis = axial_axis(image)
@@ -143,12 +145,12 @@ def _memory_child(model_name: str, volume_path: str, propagate_slices: int) -> d
         "volume": list(image.spatial_shape),
         "volume_mb": round(image.array.nbytes / 2**20, 1),
         "rss_after_model_mb": round(after_model, 1),
-        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "slices_encoded": len(predictor.cache),
     }
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     """This process's peak resident memory. Linux's VmHWM, because ``ru_maxrss`` survives ``exec`` and would
     report the parent's peak in a child started with ``subprocess``."""
     try:

@@ -51,6 +51,10 @@ class BandSelection:
         """``true-colour:3,2,1`` — the preset name and the 1-based bands (part of cache keys)."""
         return f"{self.name}:{_one_based(self.indices)}"
 
+    def text(self) -> str:
+        """What :func:`parse_bands` reads back: the preset name, else the 1-based bands (``4,3,2``)."""
+        return self.name if self.name in PRESETS else _one_based(self.indices)
+
     def check(self, n_bands: int) -> None:
         """PromptError when a chosen band does not exist in an ``n_bands`` raster."""
         if max(self.indices) >= n_bands:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..images import Image, fit_normalization
+from ..images import Image, Normalization, fit_normalization
 
 DEFAULT_CT_WINDOW = (40.0, 400.0)
 IMAGE_KEY = "gfm_image"  # layer.metadata[IMAGE_KEY] holds the core Image, so writers can copy its geometry
@@ -35,18 +35,36 @@ def contrast_limits(image: Image) -> tuple[float, float]:
     return float(low), float(high) if high > low else float(low) + 1.0
 
 
+def is_multiband(image: Image) -> bool:
+    """A raster with more than 3 bands: the user picks which 3 the model sees and the layer shows."""
+    return image.channel_axis is not None and image.n_channels > 3 and image.geometry.transform is not None
+
+
+def band_composite(image: Image, normalization: Normalization) -> np.ndarray:
+    """The chosen 3 bands of a multi-band raster, each stretched as the model sees it, as uint8 RGB."""
+    stretched = normalization.apply(np.asarray(image.array))  # apply() keeps the chosen bands
+    return np.round(stretched * 255).astype(np.uint8)
+
+
 def image_layer_data(image: Image, name: str | None = None) -> tuple:
-    """``(data, kwargs, "image")`` for napari, with the core image kept in the layer's metadata."""
+    """``(data, kwargs, "image")`` for napari, with the core image kept in the layer's metadata. A raster with more
+    than 3 bands shows its default 3 (true colour when named, else the first three) as RGB."""
+    data = np.asarray(image.array)
+    multiband = is_multiband(image)
     kwargs = {
         "name": name or image.source.name.split(".")[0],
         "metadata": {IMAGE_KEY: image},
-        "rgb": image.channel_axis is not None and image.n_channels in (3, 4) and image.array.dtype == np.uint8,
+        "rgb": multiband or (
+            image.channel_axis is not None and image.n_channels in (3, 4) and image.array.dtype == np.uint8
+        ),
         **placement(image),
     }
-    if not kwargs["rgb"]:
+    if multiband:
+        data = band_composite(image, fit_normalization(image))
+    elif not kwargs["rgb"]:
         kwargs["contrast_limits"] = contrast_limits(image)
         kwargs["colormap"] = "gray"
-    return np.asarray(image.array), kwargs, "image"
+    return data, kwargs, "image"
 
 
 def labels_layer_data(labels: np.ndarray, image: Image, name: str) -> tuple:

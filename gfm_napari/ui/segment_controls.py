@@ -22,6 +22,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..images.bands import PRESETS as BAND_PRESETS
 from .layers import DEFAULT_CT_WINDOW
 
 SHORTCUTS = """<b>Segment</b> — box or click an object, accept it, go on with the next one.<br>
@@ -40,6 +41,10 @@ class SegmentControls(QWidget):
         super().__init__()
         self._build()
 
+    def show_bands(self, visible: bool) -> None:
+        """The band choice is offered for rasters with more than 3 bands only."""
+        self._source.setRowVisible(self.bands, visible)
+
     def _build(self) -> None:
         self.setToolTip(SHORTCUTS)
         self.image_combo = QComboBox()
@@ -53,6 +58,14 @@ class SegmentControls(QWidget):
         source.addRow("Model", self.model_combo)
         source.addRow("Window level", self.window_level)
         source.addRow("Window width", self.window_width)
+        self.bands = QComboBox()
+        self.bands.setEditable(True)
+        self.bands.addItems(list(BAND_PRESETS))
+        self.bands.setToolTip("The 3 bands the model sees and the layer shows (R, G, B): a preset, or band "
+                              "numbers like 4,3,2 (1-based, as in GDAL); Enter applies")
+        source.addRow("Bands", self.bands)
+        self._source = source
+        self.show_bands(False)
 
         self.click_tool = QRadioButton("Click (P)")
         self.box_tool = QRadioButton("Box (B)")

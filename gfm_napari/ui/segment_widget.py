@@ -27,11 +27,12 @@ from ..engine.propagate import PropagationSettings
 from ..engine.session import SegmentationSession
 from ..errors import GfmError, PromptError
 from ..images import Image, Normalization, fit_normalization
+from ..images.bands import parse_bands
 from ..jobs import Progress
 from ..models import get_spec
 from . import models
 from .autosave import Autosaver, image_digest, load_recovery, recovery_dir, recovery_path
-from .layers import IMAGE_KEY, labels_layer_data, object_colormap
+from .layers import IMAGE_KEY, band_composite, is_multiband, labels_layer_data, object_colormap
 from .prompt_layers import PromptCallbacks, PromptLayers
 from .segment_controls import SegmentControls, debounce
 from .workers import TaskQueue, user_message
@@ -100,6 +101,8 @@ class SegmentWidget(SegmentControls):
         self._window_timer = debounce(self, 300, self._on_window_changed)
         self.window_level.valueChanged.connect(self._window_timer.start)
         self.window_width.valueChanged.connect(self._window_timer.start)
+        self.bands.activated.connect(lambda _: self._on_bands_changed())
+        self.bands.lineEdit().editingFinished.connect(self._on_bands_changed)
         self.click_tool.toggled.connect(self._apply_tool)
         self.new_button.clicked.connect(self.new_object)
         self.accept_button.clicked.connect(self.accept)
@@ -215,6 +218,9 @@ class SegmentWidget(SegmentControls):
         self.image_layer = layer
         for spin in (self.window_level, self.window_width):
             spin.setEnabled(image.modality == "CT")
+        self.show_bands(is_multiband(image))
+        if is_multiband(image):
+            self.bands.setEditText(fit_normalization(image).bands.text())
         self.queue.run(lambda: image_digest(image), partial(self._start_session, layer, image), "Reading the image…")
 
     def _start_session(self, layer: ImageLayer, image: Image, digest: str) -> None:
@@ -319,7 +325,33 @@ class SegmentWidget(SegmentControls):
         self._use_predictor(predictor)
 
     def _normalization(self, image: Image) -> Normalization:
-        return fit_normalization(image, ct_window=(self.window_level.value(), self.window_width.value()))
+        bands = None
+        if is_multiband(image):
+            bands = parse_bands(self.bands.currentText(), image.metadata.band_descriptions)
+        return fit_normalization(image, ct_window=(self.window_level.value(), self.window_width.value()), bands=bands)
+
+    def _on_bands_changed(self) -> None:
+        """Another band choice: checked at once (a bad one is a notification), then the model is fed and the
+        layer shows the new 3 bands; embeddings of the old choice stay cached under their own key."""
+        session, layer = self.session, self.image_layer
+        if session is None or layer is None or not is_multiband(session.image):
+            return
+        try:
+            normalization = self._normalization(session.image)
+        except GfmError as error:
+            self._report(error)
+            return
+        if normalization.describe() == session.normalization.describe():
+            return
+
+        def apply(composite) -> None:
+            if session is self.session:
+                layer.data = composite
+                session.set_normalization(normalization)
+                self._schedule_render()
+                self._prefetch()
+
+        self.queue.run(lambda: band_composite(session.image, normalization), apply, "Stretching the bands…")
 
     def _on_window_changed(self) -> None:
         level, width = self.window_level.value(), self.window_width.value()
