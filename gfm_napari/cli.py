@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="3D: prompt each structure (--start) on its largest slice, propagate, Dice per volume")
     evaluate.add_argument("--instances", action="store_true",
                           help="each connected label id is one object on a 2D image (e.g. buildings)")
+    _bands_option(evaluate)
     _model_options(evaluate)
     evaluate.add_argument("--adapter", type=Path,
                           help="fine-tuned prompt-path weights over the model (safetensors from train-adapter --export)")
@@ -313,7 +314,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         load_overlay(model.segmenter, args.adapter, model_name=model.spec.name)
         model = dataclasses.replace(model, model_id=f"{model.model_id}+{file_sha256(args.adapter)[:8]}")
-    selection = Selection(args.labels, args.axis, args.max_slices, args.min_pixels, args.instances, args.window)
+    bands = _band_selection(args, image.metadata.band_descriptions or (None,) * image.n_channels)
+    selection = Selection(args.labels, args.axis, args.max_slices, args.min_pixels, args.instances, args.window, bands)
     if args.clicks:
         from .evaluation.interactive import evaluate_clicks
         from .evaluation.plot import plot_iou_curves

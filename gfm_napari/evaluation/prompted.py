@@ -21,6 +21,7 @@ from ..engine.prompts import POSITIVE, Prompts, box_from_mask, interior_point
 from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
 from ..images import Image, Normalization, fit_normalization, plane_of
 from ..images.align import labels_on_grid
+from ..images.bands import BandSelection
 from ..models import LoadedModel
 
 PROMPT_KINDS = ("box", "click", "click+box")
@@ -46,6 +47,7 @@ class Selection:
     min_pixels: int = 50
     instances: bool = False
     window: tuple[float, float] | None = None
+    bands: BandSelection | None = None  # rasters with more than 3 bands: the 3 the model sees (default: true colour)
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +76,7 @@ def prepare(
     return Setting(
         labels_on_grid(image, label_image),
         label_names(label_image.source),
-        fit_normalization(image, ct_window=selection.window or DEFAULT_CT_WINDOW),
+        fit_normalization(image, ct_window=selection.window or DEFAULT_CT_WINDOW, bands=selection.bands),
         predictor or Predictor(model),
         resolve_plane(image, selection.axis, None)[0],
     )

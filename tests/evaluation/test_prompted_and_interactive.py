@@ -55,3 +55,29 @@ def test_an_adapter_file_is_loaded_over_the_model(shared_data, tmp_path, capsys)
                       "--adapter", str(weights))
     assert tuned["model"].startswith(base["model"] + "+")
     assert tuned["structures"]["liver"]["dice"]["click"] > base["structures"]["liver"]["dice"]["click"] + 0.3
+
+
+def test_bands_choose_what_a_multiband_scene_feeds_the_model(shared_data, tmp_path, capsys):
+    """The real Atlanta panchromatic band written 4 times (a stand-in for a multi-band scene): whichever 3 bands
+    are chosen, the model sees what it sees on the single-band scene, so the Dice is the same."""
+    import numpy as np
+    import rasterio
+
+    source = shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif"
+    four = tmp_path / "four_band.tif"
+    with rasterio.open(source) as src:
+        profile, band = {**src.profile, "count": 4}, src.read(1)
+    with rasterio.open(four, "w", **profile) as dst:
+        dst.write(np.stack([band] * 4))
+    labels = str(shared_data / "sat_spacenet_atlanta_buildings" / "buildings_instances_derived.tif")
+    reports = []
+    for image, extra in ((source, []), (four, ["--bands", "4,3,2"])):
+        out = tmp_path / f"{image.stem}.json"
+        argv = ["evaluate", "--image", str(image), "--label", labels, "--instances", "--prompt", "box", "-o", str(out)]
+        assert main(argv + extra) == 0
+        reports.append(json.loads(out.read_text()))
+    capsys.readouterr()
+    assert "bands=custom:4,3,2" in reports[1]["normalization"]
+    assert reports[1]["mean_dice"]["box"] == reports[0]["mean_dice"]["box"]
+    assert main(["evaluate", "--image", str(four), "--label", labels, "--bands", "5,1,1"]) == 2
+    assert "the raster has 4 bands" in capsys.readouterr().err
