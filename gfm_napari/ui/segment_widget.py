@@ -27,7 +27,7 @@ from ..engine.propagate import PropagationSettings
 from ..engine.session import SegmentationSession
 from ..errors import GfmError, PromptError
 from ..images import Image, Normalization, fit_normalization
-from ..images.bands import parse_bands
+from ..images.bands import default_bands, parse_bands
 from ..jobs import Progress
 from ..models import get_spec
 from . import models
@@ -220,7 +220,7 @@ class SegmentWidget(SegmentControls):
             spin.setEnabled(image.modality == "CT")
         self.show_bands(is_multiband(image))
         if is_multiband(image):
-            self.bands.setEditText(fit_normalization(image).bands.text())
+            self.bands.setEditText(default_bands(image.metadata.band_descriptions).text())
         self.queue.run(lambda: image_digest(image), partial(self._start_session, layer, image), "Reading the image…")
 
     def _start_session(self, layer: ImageLayer, image: Image, digest: str) -> None:
