@@ -1,6 +1,7 @@
 """Peak memory of segmenting a raster far larger than a tile: ~10k x 10k, built by tiling a real scene.
 
     python benchmarks/huge_raster.py [--size 10240] [--raster /tmp/gfm_huge_rgb.tif]   # prints JSON
+    xvfb-run -a python benchmarks/huge_raster.py --dock    # the same scene through napari and the Segment dock
 
 The raster is rasterio's real Landsat RGB.byte scene (3 x 718 x 791, uint8, UTM 18N, nodata 0) repeated in a grid
 to ``size`` x ``size`` pixels with the scene's pixel size and CRS, written once (tiled, DEFLATE, overviews) to
@@ -16,6 +17,7 @@ import argparse
 import json
 import resource
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -92,20 +94,80 @@ def measure(path: Path) -> dict:
     }
 
 
+def measure_dock(path: Path) -> dict:
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from gfm_napari.engine.predictor import Predictor
+    from gfm_napari.evaluation.scenarios import peak_rss_mb as peak_mb
+    from gfm_napari.models import load_model
+    from gfm_napari.ui.segment_widget import SegmentWidget
+
+    def settle(condition=lambda: True, seconds: float = 600) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end and not condition():
+            QApplication.processEvents()
+            time.sleep(0.01)
+        QApplication.processEvents()
+
+    predictor = Predictor(load_model("litemedsam"))
+    baseline = peak_mb()
+    start = time.perf_counter()
+    viewer = napari.Viewer(show=False)
+    viewer.open(str(path), plugin="gfm-napari")
+    stages = {"viewer_opened_raster": round(peak_mb() - baseline, 1)}
+    widget = SegmentWidget(viewer, load_default=lambda: predictor, recovery_folder=tempfile.mkdtemp())
+    viewer.window.add_dock_widget(widget)
+    settle(lambda: widget.session is not None and widget.idle)
+    opened = time.perf_counter() - start
+    stages["session_started"] = round(peak_mb() - baseline, 1)
+    session = widget.session
+    rows, cols = session.image.spatial_shape
+    boxes = [(1000.0, 1000.0, 1100.0, 1080.0), (cols / 2 - 200, rows / 2 - 150, cols / 2 + 200, rows / 2 + 150),
+             (cols - 1500.0, rows - 1400.0, cols - 200.0, rows - 200.0)]
+    for number, box in enumerate(boxes, start=1):
+        session.set_box(None, None, box)
+        session.preview(None, None)
+        stages[f"box_{number}_segmented"] = round(peak_mb() - baseline, 1)
+        widget._render(force=True)
+        settle()
+        stages[f"box_{number}_shown"] = round(peak_mb() - baseline, 1)
+        session.new_object()
+        stages[f"box_{number}_accepted"] = round(peak_mb() - baseline, 1)
+    widget._render(force=True)
+    viewer.scene.camera.zoom = 1.0
+    settle()
+    viewer.reset_view()
+    settle()
+    stages["redrawn"] = round(peak_mb() - baseline, 1)
+    report = {
+        "raster": str(path), "layer_levels": len(viewer.layers[0].data), "opened_s": round(opened, 1),
+        "objects": int(session.labels.max()), "labelled_pixels": int((session.labels > 0).sum()),
+        "peak_rss_after_model_mb": round(baseline, 1), "peak_rss_mb": round(peak_mb(), 1),
+        "peak_rss_above_model_mb": round(peak_mb() - baseline, 1), "peak_above_model_by_stage_mb": stages,
+        "seconds_total": round(time.perf_counter() - start, 1),
+    }
+    widget.shutdown()
+    viewer.close()
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10240)
     parser.add_argument("--raster", type=Path, default=Path("/tmp/gfm_huge_rgb.tif"))
+    parser.add_argument("--dock", action="store_true", help="measure napari + the Segment dock (run under xvfb-run)")
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_only:
-        print(json.dumps(measure(args.raster), indent=2))
+        print(json.dumps((measure_dock if args.dock else measure)(args.raster), indent=2))
         return
     if not args.raster.exists():
         t = time.perf_counter()
         build(args.raster, args.size)
         print(f"built {args.raster} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    subprocess.run([sys.executable, __file__, "--raster", str(args.raster), "--measure-only"], check=True)
+    subprocess.run([sys.executable, __file__, "--raster", str(args.raster), "--measure-only"]
+                   + (["--dock"] if args.dock else []), check=True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ Planes: ``(axis, index)`` is ``numpy.take(array, index, axis)`` (as a view, ``im
 :meth:`accept` (previews not computed yet) and the jobs; everything else is cheap numpy, so a UI can run the former
 off its event loop and the latter on it — as long as it does not run two of them at once.
 
+A lazy raster (``RasterFile.image()``, larger than memory) is segmented by tiles: each prompt reads and encodes only
+the tiles it falls in (:class:`~gfm_napari.engine.tiles.TiledSegmenter`), logits are not fed back (they belong
+to single tiles), and masks and labels touch memory only where they hold an object.
+
 Undo covers prompts, object ids and labels; a step stores only the bounding box of the voxels it changed and the
 plane states it replaced, and the history is bounded in memory (oldest steps dropped first).
 """
@@ -28,13 +32,17 @@ import torch
 
 from ..errors import PromptError
 from ..images import Image, Normalization, fit_normalization, plane_of
+from ..images.windowed import raster_of
 from ..jobs import Job, Progress
 from .predictor import Prediction, Predictor
 from .prompts import NEGATIVE, POSITIVE, Prompts
 from .propagate import PropagationSettings, propagate
+from .tiles import TiledSegmenter
 
 PlaneKey = tuple[int | None, int | None]
 Region = tuple[slice, ...]
+_NO_LOGITS = torch.empty(0)
+"""Low-res logits of a tiled prediction: none (they belong to single tiles and are never fed back)."""
 
 
 def to_plane(coords: Sequence[float], axis: int | None) -> tuple[int | None, float, float]:
@@ -106,7 +114,7 @@ class SegmentationSession:
         normalization: intensity normalisation for the model (default: the modality's, see ``fit_normalization``).
         labels: an existing label array to continue (kept by reference, modified in place); default zeros.
         feedback_logits: feed each plane's last low-res logits back as mask input for its next prompt; default
-            off for box-only models (``ModelSpec.box_only``), on for the others.
+            off for box-only models (``ModelSpec.box_only``) and tiled rasters, on for the others.
         max_undo_mb: memory bound of the undo + redo history.
     """
 
@@ -128,7 +136,8 @@ class SegmentationSession:
         if labels.shape != image.spatial_shape or labels.dtype != np.uint16:
             raise PromptError(f"labels must be uint16 {image.spatial_shape}, got {labels.dtype} {labels.shape}")
         self.labels = labels
-        self.feedback_logits = _default_feedback(predictor) if feedback_logits is None else feedback_logits
+        self._raster = raster_of(image)
+        self.feedback_logits = self._default_feedback(predictor) if feedback_logits is None else feedback_logits
         self.object_id = int(labels.max()) + 1
         self.version = 0  # bumped on every change of ``labels`` (for views and autosave)
         self._planes: dict[PlaneKey, PlaneState] = {}
@@ -217,11 +226,14 @@ class SegmentationSession:
     def needs_embedding(self, axis: int | None, index: int | None) -> bool:
         """True when the plane has not been encoded yet with this model and normalisation."""
         key = self.plane_key(axis, index)
-        return not self.predictor.is_cached(self.image, *key, self.normalization)
+        return self._raster is None and not self.predictor.is_cached(self.image, *key, self.normalization)
 
     def embed(self, axis: int | None, index: int | None) -> None:
-        """Encode a plane into the predictor's cache (the slow step; a no-op when cached)."""
-        self.predictor.embed(self.image, *self.plane_key(axis, index), normalization=self.normalization)
+        """Encode a plane into the predictor's cache (the slow step; a no-op when cached, or for a tiled raster,
+        whose tiles are encoded when prompted)."""
+        key = self.plane_key(axis, index)
+        if self._raster is None:
+            self.predictor.embed(self.image, *key, normalization=self.normalization)
 
     def preview(self, axis: int | None, index: int | None) -> np.ndarray | None:
         """The current object's mask on a plane from its prompts (bool (rows, cols)); None without prompts."""
@@ -230,11 +242,7 @@ class SegmentationSession:
         if state is None:
             return None
         if not self._is_valid(state):
-            embedding = self.predictor.embed(self.image, *key, normalization=self.normalization)
-            use_feedback = self.feedback_logits and state.generation == self._generation
-            prediction = self.predictor.predict_prompts(
-                embedding, state.prompts, state.feedback if use_feedback else None
-            )
+            prediction = self._predict(key, state)
             computed = replace(state, prediction=prediction, generation=self._generation)
             if self._planes.get(key) is state:  # prompts unchanged meanwhile
                 self._planes[key] = computed
@@ -258,7 +266,7 @@ class SegmentationSession:
     def set_predictor(self, predictor: Predictor, *, feedback_logits: bool | None = None) -> None:
         """Use another model; previews become stale, labels, prompts and history stay."""
         self.predictor = predictor
-        self.feedback_logits = _default_feedback(predictor) if feedback_logits is None else feedback_logits
+        self.feedback_logits = self._default_feedback(predictor) if feedback_logits is None else feedback_logits
         self._generation += 1
 
     def embed_job(self, axis: int, around: int = 0) -> Job[None]:
@@ -384,6 +392,28 @@ class SegmentationSession:
         return sum(step.nbytes for step in self._undo + self._redo)
 
     # ---- internals -----------------------------------------------------------------------------------------------
+    def _predict(self, key: PlaneKey, state: PlaneState) -> Prediction:
+        if self._raster is not None:
+            return self._predict_tiled(state.prompts)
+        embedding = self.predictor.embed(self.image, *key, normalization=self.normalization)
+        use_feedback = self.feedback_logits and state.generation == self._generation
+        return self.predictor.predict_prompts(embedding, state.prompts, state.feedback if use_feedback else None)
+
+    def _predict_tiled(self, prompts: Prompts) -> Prediction:
+        """The mask of ``prompts`` on a raster read by windows: only the tiles they fall in are read and encoded;
+        the scene-size mask takes memory only on its window (``np.zeros`` pages never written stay unallocated)."""
+        tiles = TiledSegmenter(self.predictor, self._raster, self.normalization)
+        window, mask = tiles.segment(prompts)
+        full = np.zeros(self.image.spatial_shape, bool)
+        full[window.slices] = mask
+        return Prediction(full, float("nan"), _NO_LOGITS)
+
+    def _default_feedback(self, predictor: Predictor) -> bool:
+        """Feeding a box-only model's own logits back as mask input makes it worse (measured on the CT: liver 3D
+        Dice 0.91 -> 0.47), so logits feedback is off for such models and on for the others; a tiled raster has no
+        plane-wide logits to feed back."""
+        return self._raster is None and not predictor.model.spec.box_only
+
     def _is_valid(self, state: PlaneState) -> bool:
         return state.prediction is not None and state.generation == self._generation
 
@@ -421,11 +451,16 @@ class SegmentationSession:
         return tuple(region)
 
     def _paint(self, key: PlaneKey, mask: np.ndarray) -> _Patch | None:
-        """The current object becomes ``mask`` on plane ``key`` (other objects' voxels are kept)."""
+        """The current object becomes ``mask`` on plane ``key`` (other objects' voxels are kept); only the box
+        around the mask and the object's present voxels there is read and written."""
         region = self._region(key)
         if key[0] is not None:
             mask = np.expand_dims(mask, key[0])
-        return self._write(region, self._merged(self.labels[region], mask))
+        touched = _bounding_box(mask | (self.labels[region] == self.object_id))
+        if touched is None:
+            return None
+        absolute = tuple(slice(r.start + t.start, r.start + t.stop) for r, t in zip(region, touched))
+        return self._write(absolute, self._merged(self.labels[absolute], mask[touched]))
 
     def _merged(self, block: np.ndarray, mask: np.ndarray, replace_on: np.ndarray | bool = True) -> np.ndarray:
         """``block`` with the current object's voxels (where ``replace_on``) replaced by ``mask``; other objects'
@@ -472,12 +507,6 @@ def _point_near(prompts: Prompts, x: float, y: float) -> int | None:
     """Index of the first click within half a pixel of (x, y), or None."""
     near = np.flatnonzero(np.all(np.abs(prompts.points - (x, y)) <= 0.5, axis=1))
     return int(near[0]) if near.size else None
-
-
-def _default_feedback(predictor: Predictor) -> bool:
-    """Feeding a box-only model's own logits back as mask input makes it worse (measured on the CT: liver 3D Dice
-    0.91 -> 0.47), so logits feedback is off for such models and on for the others."""
-    return not predictor.model.spec.box_only
 
 
 def _bounding_box(mask: np.ndarray) -> Region | None:

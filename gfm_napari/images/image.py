@@ -34,6 +34,26 @@ class ImageWarning(UserWarning):
     """Something about an image that the user should know but that does not stop reading (e.g. a slice gap)."""
 
 
+class LazyArray:
+    """Base of read-only array-likes that read pixels only when indexed (e.g. a GeoTIFF window by window).
+    Subclasses set ``shape``, ``dtype`` and ``ndim`` and implement ``__getitem__`` returning numpy arrays."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    ndim: int
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def sample(self) -> np.ndarray:
+        """The whole array decimated to a size that fits in memory, for fitting intensity statistics."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class ImageMetadata:
     """Non-identifying facts about where an image came from.
@@ -90,7 +110,7 @@ class Image:
         metadata: :class:`ImageMetadata`.
     """
 
-    array: np.ndarray
+    array: np.ndarray | LazyArray
     geometry: Geometry
     modality: str
     source: Path
@@ -99,14 +119,17 @@ class Image:
     metadata: ImageMetadata = field(default_factory=lambda: ImageMetadata(format="unknown", stored_dtype=""))
 
     def __post_init__(self) -> None:
-        array = np.asarray(self.array)
+        array = self.array if isinstance(self.array, LazyArray) else np.asarray(self.array)
         if array.size == 0:
             raise ImageReadError(f"image is empty (shape {array.shape})")
-        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.iscomplexobj(array):
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.issubdtype(
+            array.dtype, np.complexfloating
+        ):
             raise ImageReadError(f"unsupported pixel type {array.dtype}")
-        view = array.view()
-        view.setflags(write=False)
-        object.__setattr__(self, "array", view)
+        if isinstance(array, np.ndarray):
+            array = array.view()
+            array.setflags(write=False)
+        object.__setattr__(self, "array", array)
         object.__setattr__(self, "source", Path(self.source))
         if self.modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
@@ -124,6 +147,12 @@ class Image:
         if len(names) != array.ndim:
             raise ValueError(f"axis_names {names} do not match array shape {array.shape}")
         object.__setattr__(self, "axis_names", names)
+
+    @property
+    def is_lazy(self) -> bool:
+        """True when ``array`` is a :class:`LazyArray` read window by window (a raster larger than memory): index it
+        for the pixels you need; never ``np.asarray`` it whole."""
+        return isinstance(self.array, LazyArray)
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:
@@ -146,7 +175,8 @@ class Image:
         Masks and labels made this way cost memory only for the slices written to: writing one slice of a
         same-layout array touches that slice's pages alone, and pages never written take none.
         """
-        fortran = self.array.flags.f_contiguous and not self.array.flags.c_contiguous
+        flags = getattr(self.array, "flags", None)
+        fortran = flags is not None and flags.f_contiguous and not flags.c_contiguous
         return np.zeros(self.spatial_shape, dtype=dtype, order="F" if fortran else "C")
 
     def to_dict(self) -> dict[str, Any]:

@@ -198,14 +198,15 @@ def fit_normalization(
     kind = kind or _DEFAULT_KIND[image.modality]
     if kind == "ct_window":
         return Normalization.ct_window(*ct_window)
+    pixels = image.array.sample() if image.is_lazy else image.array
     if kind == "mr_percentile":
-        values = image.array[np.isfinite(image.array)] if image.array.dtype.kind == "f" else image.array.ravel()
+        values = pixels[np.isfinite(pixels)] if pixels.dtype.kind == "f" else pixels.ravel()
         values = values[values != 0]
         low, high = _percentiles(values, mr_percentiles)
         return Normalization(kind, (low,), (high,), percentiles=mr_percentiles, nonzero_only=True)
     if kind == "band_percentile":
         return fit_band_stretch(
-            image.array, image.metadata.band_descriptions if image.channel_axis is not None else (None,),
+            pixels, image.metadata.band_descriptions if image.channel_axis is not None else (None,),
             nodata=image.geometry.nodata, percentiles=band_percentiles, bands=bands,
         )
     raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")

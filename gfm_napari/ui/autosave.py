@@ -22,6 +22,7 @@ from qtpy.QtCore import QObject, QTimer
 
 from ..images import Image
 from ..images.atomic import atomic_path
+from ..images.windowed import raster_of
 
 RECOVERY_ENV = "GFM_NAPARI_RECOVERY_DIR"
 _log = logging.getLogger(__name__)
@@ -38,7 +39,11 @@ def recovery_dir(folder: str | os.PathLike[str] | None = None) -> Path:
 
 
 def image_digest(image: Image) -> str:
-    """Content digest of an image's pixels (shape, dtype and values)."""
+    """Content digest of an image's pixels (shape, dtype and values); for a raster read by windows, of its file
+    (name, size, modification time, shape), so that opening a huge scene never reads it whole."""
+    raster = raster_of(image)
+    if raster is not None:
+        return raster.digest()
     array = np.ascontiguousarray(image.array)
     hasher = hashlib.blake2b(f"{array.shape}{array.dtype.str}".encode(), digest_size=16)
     hasher.update(memoryview(array).cast("B"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..images import Image, Normalization, fit_normalization
+from ..images.windowed import DisplayLevel, raster_of
 
 DEFAULT_CT_WINDOW = (40.0, 400.0)
 IMAGE_KEY = "gfm_image"  # layer.metadata[IMAGE_KEY] holds the core Image, so writers can copy its geometry
@@ -40,15 +41,23 @@ def is_multiband(image: Image) -> bool:
     return image.channel_axis is not None and image.n_channels > 3 and image.geometry.transform is not None
 
 
-def band_composite(image: Image, normalization: Normalization) -> np.ndarray:
-    """The chosen 3 bands of a multi-band raster, each stretched as the model sees it, as uint8 RGB."""
+def band_composite(image: Image, normalization: Normalization) -> np.ndarray | list[DisplayLevel]:
+    """The chosen 3 bands of a multi-band raster, each stretched as the model sees it, as uint8 RGB; for a raster
+    read by windows, a display pyramid that stretches each window napari reads."""
+    raster = raster_of(image)
+    if raster is not None:
+        return [DisplayLevel(level, normalization) for level in raster.pyramid()]
     stretched = normalization.apply(np.asarray(image.array))  # apply() keeps the chosen bands
     return np.round(stretched * 255).astype(np.uint8)
 
 
 def image_layer_data(image: Image, name: str | None = None) -> tuple:
     """``(data, kwargs, "image")`` for napari, with the core image kept in the layer's metadata. A raster with more
-    than 3 bands shows its default 3 (true colour when named, else the first three) as RGB."""
+    than 3 bands shows its default 3 (true colour when named, else the first three) as RGB. A raster read by windows
+    (``image.is_lazy``) is shown as a multiscale pyramid: napari reads only the windows on screen, at the level
+    that fits the zoom."""
+    if image.is_lazy:
+        return _pyramid_layer_data(image, name)
     data = np.asarray(image.array)
     multiband = is_multiband(image)
     kwargs = {
@@ -65,6 +74,21 @@ def image_layer_data(image: Image, name: str | None = None) -> tuple:
         kwargs["contrast_limits"] = contrast_limits(image)
         kwargs["colormap"] = "gray"
     return data, kwargs, "image"
+
+
+def _pyramid_layer_data(image: Image, name: str | None) -> tuple:
+    levels = raster_of(image).pyramid()
+    kwargs = {"name": name or image.source.name.split(".")[0], "metadata": {IMAGE_KEY: image},
+              "multiscale": len(levels) > 1, **placement(image)}
+    if image.channel_axis is None:
+        kwargs.update(contrast_limits=contrast_limits(image), colormap="gray")
+        data = levels
+    elif image.n_channels == 3 and image.array.dtype == np.uint8:
+        data = levels
+    else:
+        data = band_composite(image, fit_normalization(image))
+    kwargs["rgb"] = image.channel_axis is not None
+    return (data if len(data) > 1 else data[0]), kwargs, "image"
 
 
 def labels_layer_data(labels: np.ndarray, image: Image, name: str) -> tuple:

@@ -1,4 +1,7 @@
-"""npe2 reader: NIfTI, DICOM (file or folder), GeoTIFF, PNG/JPEG → image layers placed by their geometry."""
+"""npe2 reader: NIfTI, DICOM (file or folder), GeoTIFF, PNG/JPEG → image layers placed by their geometry.
+
+A georeferenced raster with more than ``LARGE_RASTER_PIXELS`` pixels is opened lazily (read window by window) and
+shown as a multiscale pyramid; the dock segments it by tiles."""
 
 from __future__ import annotations
 
@@ -23,15 +26,27 @@ def get_reader(path: str | list[str]) -> Callable | None:
 
 
 def read_layers(path: str | list[str]) -> list[tuple]:
-    from ..images import read_image
-
     paths = [path] if isinstance(path, str) else list(path)
     target = paths[0] if len(paths) == 1 else [Path(p) for p in paths]
     try:
-        image = read_image(target)
+        image = _read(target)
     except GfmError as error:
         from napari.utils.notifications import show_error
 
         show_error(f"gfm-napari: {error}")
         return []
     return [image_layer_data(image)]
+
+
+def _read(target: str | list[Path]):
+    from ..images import read_image
+    from ..images.windowed import RasterFile
+
+    if isinstance(target, str) and target.lower().endswith((".tif", ".tiff")):
+        try:
+            raster = RasterFile.open(target)
+        except GfmError:  # no CRS (a plain TIFF) or unreadable: read_image says which
+            raster = None
+        if raster is not None and raster.is_large:
+            return raster.image()
+    return read_image(target)

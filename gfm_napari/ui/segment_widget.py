@@ -78,7 +78,7 @@ class SegmentWidget(SegmentControls):
         self._recovery_folder = recovery_dir(recovery_folder)
         self._autosave_interval = autosave_interval_s
         self._recovered: np.ndarray | None = None
-        self._waiting: tuple[ImageLayer, Image, str] | None = None  # an image read before any model loaded
+        self._waiting: tuple[ImageLayer, Image, tuple[str, Normalization]] | None = None  # read before any model
         self._pending_previews: set = set()
         self._shown_version = -1
         self._last_axis = 2
@@ -221,19 +221,22 @@ class SegmentWidget(SegmentControls):
         self.show_bands(is_multiband(image))
         if is_multiband(image):
             self.bands.setEditText(default_bands(image.metadata.band_descriptions).text())
-        self.queue.run(lambda: image_digest(image), partial(self._start_session, layer, image), "Reading the image…")
+        fit = self._normalization_fit(image)  # the dock's settings, read here on the UI thread
+        self.queue.run(lambda: (image_digest(image), fit()), partial(self._start_session, layer, image),
+                       "Reading the image…")
 
-    def _start_session(self, layer: ImageLayer, image: Image, digest: str) -> None:
+    def _start_session(self, layer: ImageLayer, image: Image, prepared: tuple[str, Normalization]) -> None:
+        """Second half of choosing an image, once its digest and normalisation are known (computed off the UI
+        thread: a whole volume's percentiles, or a huge raster's overview)."""
         if layer is not self.image_layer:
             return
         if self._predictor is None:
-            self._waiting = layer, image, digest
+            self._waiting = layer, image, prepared
             raise PromptError("no model is loaded; choose one in the Model list")
         self._waiting = None
+        digest, normalization = prepared
         self.labels_layer = self._output_layer(layer, image)
-        self.session = SegmentationSession(
-            self._predictor, image, self._normalization(image), labels=self.labels_layer.data
-        )
+        self.session = SegmentationSession(self._predictor, image, normalization, labels=self.labels_layer.data)
         self.prompt_layers = PromptLayers(
             self.viewer, image, layer.name, axis=self._slice_axis, negative=self.negative.isChecked,
             callbacks=PromptCallbacks(self._on_point, self._on_point_removed, self._on_point_moved, self._on_box),
@@ -325,10 +328,18 @@ class SegmentWidget(SegmentControls):
         self._use_predictor(predictor)
 
     def _normalization(self, image: Image) -> Normalization:
-        bands = None
-        if is_multiband(image):
-            bands = parse_bands(self.bands.currentText(), image.metadata.band_descriptions)
-        return fit_normalization(image, ct_window=(self.window_level.value(), self.window_width.value()), bands=bands)
+        return self._normalization_fit(image)()
+
+    def _normalization_fit(self, image: Image) -> Callable[[], Normalization]:
+        """Fitting ``image``'s normalisation with the dock's current window and bands, to run on any thread."""
+        window = (self.window_level.value(), self.window_width.value())
+        text = self.bands.currentText() if is_multiband(image) else None
+
+        def fit() -> Normalization:
+            bands = None if text is None else parse_bands(text, image.metadata.band_descriptions)
+            return fit_normalization(image, ct_window=window, bands=bands)
+
+        return fit
 
     def _on_bands_changed(self) -> None:
         """Another band choice: checked at once (a bad one is a notification), then the model is fed and the
