@@ -10,7 +10,7 @@ from gfm_napari.engine.tiles import TiledSegmenter
 from gfm_napari.evaluation.prompted import dice
 from gfm_napari.images import fit_normalization, read_image, write_mask
 from gfm_napari.images.intensity import fit_band_stretch
-from gfm_napari.images.windowed import RasterFile, raster_of
+from gfm_napari.images.windowed import DisplayLevel, RasterFile, raster_of
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +67,13 @@ def test_labels_of_a_lazy_raster_export_on_its_grid_without_reading_it(atlanta_l
     back = read_image(path)
     np.testing.assert_array_equal(back.array, labels)
     assert back.geometry.to_dict() == {**atlanta_lazy.geometry.to_dict(), "nodata": None}
+
+
+def test_a_display_level_stretches_each_window_as_the_model_sees_it(shared_data):
+    path = shared_data / "sat_landsat_rgb_rasterio" / "RGB.byte.tif"
+    lazy, whole = RasterFile.open(path).image(), read_image(path)
+    normalization = fit_normalization(whole)
+    shown = DisplayLevel(raster_of(lazy).pyramid()[0], normalization)
+    expected = np.round(normalization.apply(whole.array[100:200, 50:150]) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(shown[100:200, 50:150], expected)
+    assert shown.shape == (718, 791, 3) and shown[5, 7].shape == (3,)
