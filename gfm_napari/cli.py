@@ -102,20 +102,39 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(command=_evaluate)
 
     train = commands.add_parser(
-        "train-adapter", help="train the prompt path (--preset clicks) from a data recipe, resumably"
+        "train-adapter",
+        help="train encoder adapters from your labels (--preset adapter), or the prompt path (--preset clicks); "
+        "resumable: run the same command again to continue",
     )
-    train.add_argument("--preset", choices=["clicks"], default="clicks")
-    train.add_argument("--data", type=Path, required=True, help="root folder the recipe's paths are relative to")
-    train.add_argument("--recipe", type=Path, help="data recipe JSON (default: the preset's own)")
+    train.add_argument("--preset", choices=["adapter", "clicks"], default="adapter")
     train.add_argument("--out", type=Path, required=True, help="run folder: log, checkpoints, best weights")
-    train.add_argument("--steps", type=int, default=1500)
-    train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument("--lr", type=float, default=2e-4)
+    train.add_argument("--steps", type=int, help="default: 300 (adapter), 1500 (clicks)")
+    train.add_argument("--batch-size", type=int, help="default: 4 (adapter), 8 (clicks)")
+    train.add_argument("--lr", type=float, help="default: 1e-3 (adapter), 2e-4 (clicks)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--val-every", type=int, default=150)
-    train.add_argument("--no-distill", action="store_true", help="real labels only, no self-distillation")
-    train.add_argument("--export", type=Path, help="write the best weights here as float16 safetensors + JSON")
-    _model_options(train, default="litemedsam")
+    train.add_argument("--val-every", type=int, help="default: 50 (adapter), 150 (clicks)")
+    train.add_argument("--export", type=Path,
+                       help="write the best weights here (adapter: NAME.safetensors + NAME.json sidecar; clicks: "
+                       "float16 safetensors + JSON)")
+    adapter = train.add_argument_group("--preset adapter: image/label pairs, split by image or by slice blocks")
+    adapter.add_argument("--image", type=Path, action="append", default=[], help="an image (repeatable)")
+    adapter.add_argument("--label", type=Path, action="append", default=[],
+                         help="its label map (repeatable, one per --image, same physical grid)")
+    adapter.add_argument("--labels", type=_ints, help="label ids to train on (default: all present)")
+    adapter.add_argument("--axis", type=int, help="slice axis of volumes (default: the axial one)")
+    adapter.add_argument("--slices", type=_slice_range,
+                         help="A:B: train and validate only on slices A..B-1 (keep the rest for evaluation)")
+    adapter.add_argument("--kind", choices=["lora", "adaptformer", "bottleneck"], default="lora")
+    adapter.add_argument("--rank", type=int, default=8, help="LoRA rank, or the adapter's bottleneck width")
+    adapter.add_argument("--scale", type=float, default=1.0, help="the adapter branch's output factor")
+    adapter.add_argument("--last-blocks", type=int, default=4,
+                         help="adapt the encoder's last N attention blocks (LiteMedSAM has 10)")
+    adapter.add_argument("--train-decoder", action="store_true", help="also train the mask decoder")
+    clicks = train.add_argument_group("--preset clicks: a data recipe")
+    clicks.add_argument("--data", type=Path, help="root folder the recipe's paths are relative to")
+    clicks.add_argument("--recipe", type=Path, help="data recipe JSON (default: the preset's own)")
+    clicks.add_argument("--no-distill", action="store_true", help="real labels only, no self-distillation")
+    _model_options(train, default=None)
     train.set_defaults(command=_train)
 
     bench = commands.add_parser(
@@ -212,6 +231,16 @@ def _ints(text: str) -> list[int]:
         return [int(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _slice_range(text: str) -> range:
+    try:
+        start, stop = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected A:B (slices A to B-1), got {text!r}") from None
+    if not 0 <= start < stop:
+        raise argparse.ArgumentTypeError(f"expected 0 <= A < B in A:B, got {text!r}")
+    return range(start, stop)
 
 
 # ---- commands -------------------------------------------------------------------------------------
@@ -345,15 +374,21 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.preset == "adapter":
+        return _train_adapter(args)
     from importlib.resources import files
 
     from .jobs import run
     from .training.loop import LoopConfig
     from .training.run_clicks import ClickRun, export_clicks, train_clicks
 
+    if args.data is None:
+        raise GfmError("--preset clicks needs --data DIR (the root of the recipe's paths)")
     recipe = args.recipe or Path(str(files("gfm_napari") / "resources" / "presets" / f"{args.preset}.json"))
-    loop = LoopConfig(steps=args.steps, lr=args.lr, seed=args.seed, val_every=args.val_every)
-    settings = ClickRun(recipe, args.data, args.out, batch_size=args.batch_size, distill=not args.no_distill, loop=loop)
+    loop = LoopConfig(steps=args.steps or 1500, lr=args.lr or 2e-4, seed=args.seed, val_every=args.val_every or 150)
+    settings = ClickRun(recipe, args.data, args.out, batch_size=args.batch_size or 8, distill=not args.no_distill,
+                        loop=loop)
+    args.model = args.model or "litemedsam"
     model = _load(args, fast=False)  # the modules as in the checkpoint: the documented runs retrace exactly
     result = run(train_clicks(model, settings), lambda p: print(f"step {p.done}/{p.total} {p.message}", flush=True))
     print(f"best validation score {result['best_score']:.4f} at step {result['best_step']} in {args.out}")
@@ -362,6 +397,57 @@ def _train(args: argparse.Namespace) -> int:
         export_clicks(args.out, args.export, model, {"command": command, "seed": args.seed, **result})
         print(f"wrote {args.export}")
     return 0
+
+
+def _train_adapter(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .images import read_image
+    from .images.align import labels_on_grid
+    from .jobs import run
+    from .models import AdapterConfig
+    from .training.adapters import AdapterTraining, LabelledImage, export_adapter, train_adapter
+
+    if not args.image or len(args.image) != len(args.label):
+        raise GfmError("give each --image its --label (the same number of each, at least one)")
+    data = []
+    for image_path, label_path in zip(args.image, args.label):
+        image = read_image(image_path)
+        labels = labels_on_grid(image, read_image(label_path))
+        if args.slices is not None:
+            labels = _only_slices(image, labels, args.axis, args.slices)
+        data.append(LabelledImage(image, labels))
+    config = AdapterConfig(kind=args.kind, rank=args.rank, scale=args.scale, last_n_blocks=args.last_blocks,
+                           train_decoder=args.train_decoder)
+    defaults = AdapterTraining()
+    loop = dataclasses.replace(defaults.loop, steps=args.steps or defaults.loop.steps, lr=args.lr or defaults.loop.lr,
+                               seed=args.seed, val_every=args.val_every or defaults.loop.val_every)
+    settings = AdapterTraining(adapter=config, label_ids=args.labels, axis=args.axis, loop=loop,
+                               batch_size=args.batch_size or defaults.batch_size)
+    model = _load(args, fast=False)
+    result = run(train_adapter(model, data, settings, args.out),
+                 lambda p: print(f"step {p.done}/{p.total} {p.message}", flush=True))
+    print(f"best validation score {result['best_score']:.4f} at step {result['best_step']} in {args.out}")
+    if args.export:
+        path = export_adapter(model, settings, args.out, args.export)
+        print(f"wrote {path} and {path.with_suffix('.json').name}")
+    return 0
+
+
+def _only_slices(image, labels, axis: int | None, slices: range):
+    """``labels`` with everything outside slices ``slices`` along ``axis`` (default axial) set to 0."""
+    import numpy as np
+
+    from .engine.segment_file import axial_axis
+
+    if image.spatial_ndim != 3:
+        raise GfmError("--slices applies to volumes")
+    axis = axial_axis(image) if axis is None else axis
+    keep = np.zeros(labels.shape[axis], bool)
+    keep[slices.start : slices.stop] = True
+    shape = [1, 1, 1]
+    shape[axis] = -1
+    return np.where(keep.reshape(shape), labels, 0)
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ on them it picks the wrong one on unseen images (measured on the DICOM series: t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,25 @@ from .objects import TrainingObject
 from .simulation import first_click, jittered_box
 
 TRAINABLE_PREFIXES = ("prompt_encoder.", "mask_decoder.")
+
+Encode = Callable[[torch.Tensor], torch.Tensor]
+"""A training object's cached tensor -> its image embedding (1, C, h, w). The clicks preset caches the embedding
+itself; the adapters preset caches the encoder's frozen prefix and runs the adapted tail here."""
+
+
+def cached_embedding(cached: torch.Tensor) -> torch.Tensor:
+    """The cached tensor is the embedding (stored as float16)."""
+    return cached.float()
+
+
+def encode_once(objects: Sequence[TrainingObject], encode: Encode) -> dict[int, torch.Tensor]:
+    """Embeddings of ``objects`` by ``id`` of their cached tensor: objects of one plane share it, so each plane
+    goes through ``encode`` once."""
+    embeddings: dict[int, torch.Tensor] = {}
+    for obj in objects:
+        if id(obj.embedding) not in embeddings:
+            embeddings[id(obj.embedding)] = encode(obj.embedding)
+    return embeddings
 
 
 @dataclass(frozen=True)
@@ -104,12 +123,14 @@ def object_loss(logits: torch.Tensor, iou_pred: torch.Tensor, target: torch.Tens
 
 
 def click_step(
-    segmenter: Segmenter, objects: Sequence[TrainingObject], mix: ClickMix, rng: np.random.Generator
+    segmenter: Segmenter, objects: Sequence[TrainingObject], mix: ClickMix, rng: np.random.Generator,
+    encode: Encode = cached_embedding,
 ) -> dict[str, torch.Tensor]:
     """One training step on the batch ``objects``: mean of their losses."""
     totals: dict[str, torch.Tensor] = {}
+    embeddings = encode_once(objects, encode)
     for obj in objects:
-        embedding = obj.embedding.float()
+        embedding = embeddings[id(obj.embedding)]
         prompt, corrections = _first_prompt(obj.target, mix, rng)
         clicked = np.zeros_like(obj.target)
         for _ in range(corrections):
@@ -137,12 +158,17 @@ def _first_prompt(target: np.ndarray, mix: ClickMix, rng: np.random.Generator) -
 
 
 @torch.no_grad()
-def validate_clicks(segmenter: Segmenter, objects: Sequence[TrainingObject]) -> dict[str, float]:
+def validate_clicks(
+    segmenter: Segmenter, objects: Sequence[TrainingObject], encode: Encode = cached_embedding
+) -> dict[str, float]:
     """Dice after one click (most interior point), after 3 clicks (RITM corrections, logits fed back), and with
     the tight box, per domain and overall; ``score`` = mean of 1-click, 3-click and box Dice."""
     rows: dict[str, dict[str, list[float]]] = {}
+    embeddings: dict[int, torch.Tensor] = {}
     for obj in objects:
-        embedding = obj.embedding.float()
+        if id(obj.embedding) not in embeddings:  # one plane at a time: the validation set may be large
+            embeddings = encode_once([obj], encode)
+        embedding = embeddings[id(obj.embedding)]
         stats = rows.setdefault(obj.domain, {"click1": [], "click3": [], "box": []})
         target = obj.target
         prompt = Prompt([interior_point(target)], [1])

@@ -67,24 +67,29 @@ def labelled_objects(
 ) -> Iterator[TrainingObject]:
     """Each connected component (≥ ``min_pixels`` in the decoder frame) of each label on the chosen planes."""
     spec = predictor.model.spec
-    frame = 4 * spec.embedding_size
     for axis in axes:
         for index in planes_with_labels(labels, axis, planes_per_axis):
             plane_labels = labels if axis is None else plane_of(labels, axis, index)
             embedding = None
-            for label_id in np.unique(plane_labels[plane_labels > 0]):
-                target = to_model_frame(plane_labels == label_id, spec.input_size, frame)
-                components, count = ndimage.label(target)
-                for component in range(1, count + 1):
-                    mask = components == component
-                    if mask.sum() < min_pixels:
-                        continue
-                    if embedding is None:
-                        embedding = _half(predictor.embed(image, axis, index, normalization=normalization).features)
-                    yield TrainingObject(
-                        embedding, mask, domain, "labels",
-                        f"{image.source.name} axis {axis} slice {index} label {int(label_id)}",
-                    )
+            for label_id, mask in plane_targets(plane_labels, spec.input_size, 4 * spec.embedding_size, min_pixels):
+                if embedding is None:
+                    embedding = _half(predictor.embed(image, axis, index, normalization=normalization).features)
+                yield TrainingObject(
+                    embedding, mask, domain, "labels", f"{image.source.name} axis {axis} slice {index} label {label_id}"
+                )
+
+
+def plane_targets(
+    plane_labels: np.ndarray, input_size: int, frame: int, min_pixels: int = 30
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(label id, bool target in the decoder frame) for each connected component of each label on a plane that
+    keeps at least ``min_pixels`` there."""
+    for label_id in np.unique(plane_labels[plane_labels > 0]):
+        components, count = ndimage.label(to_model_frame(plane_labels == label_id, input_size, frame))
+        for component in range(1, count + 1):
+            mask = components == component
+            if mask.sum() >= min_pixels:
+                yield int(label_id), mask
 
 
 def distilled_objects(
