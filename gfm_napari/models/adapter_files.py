@@ -11,15 +11,18 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from torch import Tensor
+
 from gfm_napari.errors import ModelError
-from gfm_napari.images.atomic import atomic_path, atomic_write_text
+from gfm_napari.images.atomic import atomic_write_bytes, atomic_write_text
 from gfm_napari.models.adapters import AdapterConfig, adapter_config, adapter_state_dict, apply_adapters
 from gfm_napari.models.registry import LoadedModel
-from gfm_napari.models.weights import check_state_dict, file_sha256, read_state_dict
+from gfm_napari.models.weights import check_state_dict, file_sha256
 
 __all__ = ["FORMAT", "adapter_paths", "load_adapter", "read_sidecar", "save_adapter"]
 
@@ -48,20 +51,20 @@ def save_adapter(
     config = adapter_config(model.segmenter)
     if config is None:
         raise ValueError("the model has no adapters to save")
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors_path, sidecar_path = adapter_paths(path)
     tensors_path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in adapter_state_dict(model.segmenter).items()}
-    with atomic_path(tensors_path) as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT})
+    data = save(state, metadata={"format": FORMAT})
+    atomic_write_bytes(tensors_path, data)
     sidecar = {
         "format": FORMAT,
         "base_model_id": model.model_id,
         "base_model": model.spec.name,
         "base_weights_sha256": file_sha256(model.weights_path),
         "adapter": config.to_dict(),
-        "adapter_sha256": file_sha256(tensors_path),
+        "adapter_sha256": hashlib.sha256(data).hexdigest(),  # of the bytes written: no stale mtime-keyed cache
         "training_data_digest": data_digest,
         "metrics": dict(metrics or {}),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -99,16 +102,20 @@ def load_adapter(model: LoadedModel, path: str | Path) -> LoadedModel:
         raise ModelError(
             f"adapter {tensors_path.stem} was trained on {sidecar['base_model_id']}, not on {model.model_id}"
         )
-    if not tensors_path.is_file():
-        raise ModelError(f"adapter weights not found: {tensors_path}")
-    digest = file_sha256(tensors_path)
+    try:
+        data = tensors_path.read_bytes()  # small; hashed and parsed from the same bytes
+    except FileNotFoundError:
+        raise ModelError(f"adapter weights not found: {tensors_path}") from None
+    except OSError as error:
+        raise ModelError(f"cannot read {tensors_path.name}: {error.strerror}") from None
+    digest = hashlib.sha256(data).hexdigest()
     if digest != sidecar["adapter_sha256"]:
         raise ModelError(f"{tensors_path.name} does not match its sidecar {sidecar_path.name} (changed or corrupt?)")
     try:
         config = AdapterConfig.from_dict(sidecar["adapter"])
     except (TypeError, ValueError, AttributeError) as error:
         raise ModelError(f"{sidecar_path.name} has invalid adapter settings: {error}") from None
-    state = read_state_dict(tensors_path)
+    state = _parse_tensors(data, tensors_path.name)
     segmenter = copy.deepcopy(model.segmenter)
     try:
         apply_adapters(segmenter, config)
@@ -127,3 +134,15 @@ def load_adapter(model: LoadedModel, path: str | Path) -> LoadedModel:
         accelerate(segmenter, model_id)
     return dataclasses.replace(model, segmenter=segmenter, model_id=model_id)
 
+
+
+def _parse_tensors(data: bytes, name: str) -> dict[str, Tensor]:
+    from safetensors.torch import load
+
+    try:
+        state = load(data)
+    except Exception:  # SafetensorError, ValueError, ...: the message names nothing from the file
+        raise ModelError(f"{name} is not a readable adapter file (truncated or corrupt?)") from None
+    if not state:
+        raise ModelError(f"{name} holds no tensors")
+    return state

@@ -80,6 +80,8 @@ class AdapterConfig:
             raise ValueError(f"LoRA targets must be a non-empty subset of {_LORA_TARGETS}, got {self.targets}")
         if self.blocks is not None:
             object.__setattr__(self, "blocks", tuple(sorted(set(self.blocks))))
+            if not self.blocks:
+                raise ValueError("blocks must name at least one block (None: all of them)")
             if self.last_n_blocks is not None:
                 raise ValueError("give blocks or last_n_blocks, not both")
         if self.last_n_blocks is not None and self.last_n_blocks < 1:
@@ -88,7 +90,7 @@ class AdapterConfig:
     def block_indices(self, n_blocks: int) -> tuple[int, ...]:
         """The adapted blocks of an encoder with ``n_blocks`` attention blocks."""
         if self.blocks is not None:
-            if self.blocks and not (0 <= self.blocks[0] and self.blocks[-1] < n_blocks):
+            if not (0 <= self.blocks[0] and self.blocks[-1] < n_blocks):
                 raise ValueError(f"blocks {self.blocks} out of range: the encoder has {n_blocks} attention blocks")
             return self.blocks
         if self.last_n_blocks is not None:

@@ -4,6 +4,7 @@ and a cached prefix plus the tail is the full encoder."""
 
 import copy
 import dataclasses
+import hashlib
 import json
 
 import pytest
@@ -207,7 +208,8 @@ def test_an_adapter_for_another_base_model_is_refused_naming_both_ids(base, save
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("damage", ["no tensors", "no sidecar", "tensors changed", "sidecar garbled"])
+@pytest.mark.parametrize("damage", ["no tensors", "no sidecar", "tensors changed", "sidecar garbled",
+                                    "tensors truncated with a matching hash"])
 def test_missing_or_damaged_adapter_files_are_refused(base, saved, tmp_path, damage):
     tensors, sidecar = adapter_paths(saved[0])
     copies = adapter_paths(tmp_path / "copy")
@@ -221,10 +223,17 @@ def test_missing_or_damaged_adapter_files_are_refused(base, saved, tmp_path, dam
         data = bytearray(copies[0].read_bytes())
         data[-1] ^= 0xFF
         copies[0].write_bytes(bytes(data))
-    else:
+    elif damage == "sidecar garbled":
         copies[1].write_text("{not json")
-    with pytest.raises(ModelError):
+    else:
+        data = copies[0].read_bytes()[:-100]
+        copies[0].write_bytes(data)
+        sidecar_data = json.loads(copies[1].read_text())
+        sidecar_data["adapter_sha256"] = hashlib.sha256(data).hexdigest()
+        copies[1].write_text(json.dumps(sidecar_data))
+    with pytest.raises(ModelError) as error:
         load_adapter(base, copies[0])
+    assert "\n" not in str(error.value)
 
 
 def test_the_fast_path_runs_the_adapted_encoder_not_the_base_export(litemedsam, saved, ct_input, base_embedding,
@@ -239,3 +248,10 @@ def test_the_fast_path_runs_the_adapted_encoder_not_the_base_export(litemedsam, 
         output = loaded.segmenter.encode(ct_input)
     assert (output - saved[1]).abs().max() < 1e-4
     assert (output - base_embedding).abs().max() > 1e-2
+
+
+def test_adapters_applied_in_place_to_a_fast_model_turn_its_onnx_export_stale(litemedsam):
+    segmenter = copy.deepcopy(litemedsam.segmenter)
+    assert segmenter.encoder_runtime.is_current()
+    apply_adapters(segmenter, AdapterConfig(kind="lora", last_n_blocks=1))
+    assert not segmenter.encoder_runtime.is_current()  # encode() runs the adapted PyTorch encoder
