@@ -256,13 +256,17 @@ class BasicLayer(nn.Module):
         )
         self.downsample = downsample
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, start: int = 0, stop: int | None = None) -> Tensor:
+        """Run ``blocks[start:stop]``; the PatchMerging only when the stage runs to its end (``stop`` None).
+
+        The range lets :mod:`gfm_napari.models.encoder_split` cut the encoder between two blocks of a stage.
+        """
         b, c, h, w = x.shape
         x = x.flatten(2).transpose(1, 2)
-        for block in self.blocks:
+        for block in self.blocks[start:stop]:
             x = block(x, (h, w))
         x = x.transpose(1, 2).reshape(b, c, h, w)
-        return x if self.downsample is None else self.downsample(x)
+        return x if self.downsample is None or stop is not None else self.downsample(x)
 
 
 class TinyViT(nn.Module):

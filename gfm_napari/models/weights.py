@@ -100,11 +100,13 @@ def load_overlay(model: nn.Module, path: str | Path, *, model_name: str) -> None
 
 
 def check_state_dict(
-    model: nn.Module, state: Mapping[str, Tensor], *, source: str, model_name: str, partial: bool = False
+    model: nn.Module | Mapping[str, Tensor], state: Mapping[str, Tensor], *, source: str, model_name: str,
+    partial: bool = False,
 ) -> None:
     """Raise ModelError unless ``state`` has exactly the model's keys with the same shapes (with ``partial``: a
-    non-empty subset of them)."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    non-empty subset of them). ``model`` may also be the expected state dict itself (e.g. a part of a model)."""
+    reference = model if isinstance(model, Mapping) else model.state_dict()
+    expected = {k: tuple(v.shape) for k, v in reference.items()}
     missing = [] if partial and state else [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]
