@@ -95,7 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     _bands_option(evaluate)
     _model_options(evaluate)
     evaluate.add_argument("--adapter", type=Path,
-                          help="fine-tuned prompt-path weights over the model (safetensors from train-adapter --export)")
+                          help="an encoder adapter (train-adapter --preset adapter --export NAME: NAME.safetensors "
+                          "with its NAME.json), or prompt-path weights (--preset clicks --export)")
+    evaluate.add_argument("--slices", type=_slice_range,
+                          help="A:B: evaluate only slices A..B-1 of a volume (e.g. those an adapter never saw)")
     evaluate.add_argument("-o", "--output", type=Path,
                           help="also write the JSON report here (with --clicks, the IoU-vs-clicks plot beside it)")
     evaluate.add_argument("--plot", type=Path, help="with --clicks: the IoU-vs-clicks PNG (default: beside -o)")
@@ -127,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     adapter.add_argument("--kind", choices=["lora", "adaptformer", "bottleneck"], default="lora")
     adapter.add_argument("--rank", type=int, default=8, help="LoRA rank, or the adapter's bottleneck width")
     adapter.add_argument("--scale", type=float, default=1.0, help="the adapter branch's output factor")
-    adapter.add_argument("--last-blocks", type=int, default=4,
+    adapter.add_argument("--last-blocks", type=int, default=2,
                          help="adapt the encoder's last N attention blocks (LiteMedSAM has 10)")
     adapter.add_argument("--train-decoder", action="store_true", help="also train the mask decoder")
     clicks = train.add_argument_group("--preset clicks: a data recipe")
@@ -344,12 +347,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise GfmError("choose --clicks (2D, interactive) or --propagate (3D), not both")
     image, labels, model = read_image(args.image), read_image(args.label), _load(args)
     if args.adapter is not None:
-        from .models.weights import file_sha256, load_overlay
-
-        load_overlay(model.segmenter, args.adapter, model_name=model.spec.name)
-        model = dataclasses.replace(model, model_id=f"{model.model_id}+{file_sha256(args.adapter)[:8]}")
+        model = _with_adapter(model, args.adapter)
     bands = _band_selection(args, _band_descriptions(image))
-    selection = Selection(args.labels, args.axis, args.max_slices, args.min_pixels, args.instances, args.window, bands)
+    selection = Selection(args.labels, args.axis, args.max_slices, args.min_pixels, args.instances, args.window, bands,
+                          args.slices)
     if args.clicks:
         from .evaluation.interactive import evaluate_clicks
         from .evaluation.plot import plot_iou_curves
@@ -435,19 +436,24 @@ def _train_adapter(args: argparse.Namespace) -> int:
 
 
 def _only_slices(image, labels, axis: int | None, slices: range):
-    """``labels`` with everything outside slices ``slices`` along ``axis`` (default axial) set to 0."""
-    import numpy as np
-
+    """``labels`` outside slices ``slices`` along ``axis`` (default: the axial one) set to 0."""
     from .engine.segment_file import axial_axis
+    from .images.align import keep_slices
 
     if image.spatial_ndim != 3:
         raise GfmError("--slices applies to volumes")
-    axis = axial_axis(image) if axis is None else axis
-    keep = np.zeros(labels.shape[axis], bool)
-    keep[slices.start : slices.stop] = True
-    shape = [1, 1, 1]
-    shape[axis] = -1
-    return np.where(keep.reshape(shape), labels, 0)
+    return keep_slices(labels, axial_axis(image) if axis is None else axis, slices)
+
+
+def _with_adapter(model, path: Path):
+    """``model`` with an encoder adapter (a file with a JSON sidecar) or prompt-path overlay weights."""
+    from .models.adapter_files import is_adapter, load_adapter
+    from .models.weights import file_sha256, load_overlay
+
+    if is_adapter(path):
+        return load_adapter(model, path)
+    load_overlay(model.segmenter, path, model_name=model.spec.name)
+    return dataclasses.replace(model, model_id=f"{model.model_id}+{file_sha256(path)[:8]}")
 
 
 def _bench(args: argparse.Namespace) -> int:

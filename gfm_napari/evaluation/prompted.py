@@ -19,8 +19,9 @@ from ..engine.predictor import Predictor
 from ..engine.propagate import dice
 from ..engine.prompts import POSITIVE, Prompts, box_from_mask, interior_point
 from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
+from ..errors import GfmError
 from ..images import Image, Normalization, fit_normalization, plane_of
-from ..images.align import labels_on_grid
+from ..images.align import keep_slices, labels_on_grid
 from ..images.bands import BandSelection
 from ..models import LoadedModel
 
@@ -48,6 +49,7 @@ class Selection:
     instances: bool = False
     window: tuple[float, float] | None = None
     bands: BandSelection | None = None  # rasters with more than 3 bands: the 3 the model sees (default: true colour)
+    slices: range | None = None  # volumes: only these slices along ``axis`` (e.g. the part an adapter never saw)
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,12 +75,18 @@ class Setting:
 def prepare(
     image: Image, label_image: Image, model: LoadedModel, selection: Selection, predictor: Predictor | None = None
 ) -> Setting:
+    axis = resolve_plane(image, selection.axis, None)[0]
+    labels = labels_on_grid(image, label_image)
+    if selection.slices is not None:
+        if axis is None:
+            raise GfmError("slices apply to volumes")
+        labels = keep_slices(labels, axis, selection.slices)
     return Setting(
-        labels_on_grid(image, label_image),
+        labels,
         label_names(label_image.source),
         fit_normalization(image, ct_window=selection.window or DEFAULT_CT_WINDOW, bands=selection.bands),
         predictor or Predictor(model),
-        resolve_plane(image, selection.axis, None)[0],
+        axis,
     )
 
 

@@ -53,3 +53,12 @@ def labels_on_grid(image: Image, labels: Image) -> np.ndarray:
         indices.append(np.where(inside, index, 0))
         keep &= inside.reshape([-1 if a == axis else 1 for a in range(ndim)])
     return np.where(keep, reordered[np.ix_(*indices)], 0).astype(reordered.dtype)
+
+
+def keep_slices(labels: np.ndarray, axis: int, slices: range) -> np.ndarray:
+    """``labels`` with every slice along ``axis`` outside ``slices`` set to 0 (a held-apart part of a volume)."""
+    keep = np.zeros(labels.shape[axis], bool)
+    keep[slices.start : slices.stop] = True
+    shape = [1] * labels.ndim
+    shape[axis] = -1
+    return np.where(keep.reshape(shape), labels, 0).astype(labels.dtype)

@@ -24,7 +24,7 @@ from gfm_napari.models.adapters import AdapterConfig, adapter_config, adapter_st
 from gfm_napari.models.registry import LoadedModel
 from gfm_napari.models.weights import check_state_dict, file_sha256
 
-__all__ = ["FORMAT", "adapter_paths", "load_adapter", "read_sidecar", "save_adapter"]
+__all__ = ["FORMAT", "adapter_paths", "is_adapter", "load_adapter", "read_sidecar", "save_adapter"]
 
 FORMAT = "gfm-napari-adapter/1"
 
@@ -71,6 +71,15 @@ def save_adapter(
     }
     atomic_write_text(sidecar_path, json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
     return tensors_path, sidecar_path
+
+
+def is_adapter(path: str | Path) -> bool:
+    """True when ``path`` names an adapter file pair (its sidecar says so); False for other weight files, e.g. the
+    clicks preset's prompt-path overlays, whose JSON is a provenance record."""
+    try:
+        return json.loads(adapter_paths(path)[1].read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:

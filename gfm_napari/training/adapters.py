@@ -70,13 +70,15 @@ class PlaneRef:
 class AdapterTraining:
     """What to train and how (the CLI's ``train-adapter --preset adapter`` options)."""
 
-    adapter: AdapterConfig = AdapterConfig(kind="lora", rank=8, last_n_blocks=4)
+    adapter: AdapterConfig = AdapterConfig(kind="lora", rank=8, last_n_blocks=2)
     label_ids: tuple[int, ...] | None = None  # default: every label present
     axis: int | None = None  # slice axis of volumes (default: the axial one)
     batch_size: int = 4
     block: int = 8  # a single volume is split by blocks of this many consecutive slices
     augmentations: int = 2  # augmented copies per training plane: a horizontal flip, an intensity jitter
+    max_planes: int = 48  # training planes, spread evenly over those available (validation: a quarter as many)
     min_pixels: int = 30  # smallest cross-section kept, in the decoder frame
+    instances: bool = False  # each connected component is an object (e.g. buildings); else a label's whole section
     loop: LoopConfig = LoopConfig(steps=300, lr=1e-3, warmup=20, val_every=50, checkpoint_every=25)
     mix: ClickMix = field(default=ADAPTER_MIX)
 
@@ -100,7 +102,7 @@ def split_planes(data: Sequence[LabelledImage], settings: AdapterTraining) -> tu
             f"too few labelled planes to split into training and validation ({len(train)} / {len(validation)}): "
             "label more slices, or give a second image"
         )
-    return train, validation
+    return _spread(train, settings.max_planes), _spread(validation, max(4, settings.max_planes // 4))
 
 
 def train_adapter(model: LoadedModel, data: Sequence[LabelledImage], settings: AdapterTraining, out_dir: Path) -> Job[dict]:
@@ -176,6 +178,13 @@ def data_digest(data: Sequence[LabelledImage], train: Sequence[PlaneRef], valida
     return hasher.hexdigest()
 
 
+def _spread(planes: list[PlaneRef], count: int) -> list[PlaneRef]:
+    """At most ``count`` of ``planes``, evenly spaced (neighbouring slices look alike)."""
+    if len(planes) <= count:
+        return planes
+    return [planes[i] for i in np.unique(np.linspace(0, len(planes) - 1, count).round().astype(int))]
+
+
 def _trainable_copy(model: LoadedModel, config: AdapterConfig):
     """A PyTorch copy of the model's segmenter (no ONNX runtime) with fresh zero-initialised adapters."""
     segmenter = copy.deepcopy(model.segmenter)
@@ -210,7 +219,8 @@ def _plane_objects(
     objects = []
     for variant in range(augmentations + 1):
         pixels, targets_on = _augmented(normalised, labels, variant, rng)
-        targets = list(plane_targets(targets_on, spec.input_size, 4 * spec.embedding_size, settings.min_pixels))
+        targets = list(plane_targets(targets_on, spec.input_size, 4 * spec.embedding_size, settings.min_pixels,
+                                     components=settings.instances))
         if not targets:
             continue
         with torch.no_grad():

@@ -64,11 +64,12 @@ def train_loop(
     if (out_dir / CHECKPOINT).exists():
         state = _restore(out_dir / CHECKPOINT, params, optimizer, schedule, rng)
     log = (out_dir / LOG).open("a")
-    started, first_step = time.perf_counter(), state["step"]
+    first_step, step_seconds = state["step"], 0.0  # steps/s counts training steps only, not validation
     try:
         if state["step"] == 0:
             _validate(validate_fn, params, out_dir, state, log)
         while state["step"] < config.steps:
+            started = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
             terms = step_fn(rng)
             terms["loss"].backward()
@@ -76,7 +77,8 @@ def train_loop(
             optimizer.step()
             schedule.step()
             state["step"] += 1
-            rate = (state["step"] - first_step) / (time.perf_counter() - started)
+            step_seconds += time.perf_counter() - started
+            rate = (state["step"] - first_step) / step_seconds
             record = {"step": state["step"], "lr": schedule.get_last_lr()[0], "steps_per_s": round(rate, 3)}
             record.update({k: round(float(v.detach()), 5) for k, v in terms.items()})
             log.write(json.dumps(record) + "\n")

@@ -80,14 +80,19 @@ def labelled_objects(
 
 
 def plane_targets(
-    plane_labels: np.ndarray, input_size: int, frame: int, min_pixels: int = 30
+    plane_labels: np.ndarray, input_size: int, frame: int, min_pixels: int = 30, *, components: bool = True
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """(label id, bool target in the decoder frame) for each connected component of each label on a plane that
-    keeps at least ``min_pixels`` there."""
+    """(label id, bool target in the decoder frame) for each connected component of each label on a plane (or,
+    without ``components``, each label's whole cross-section) that keeps at least ``min_pixels`` there."""
     for label_id in np.unique(plane_labels[plane_labels > 0]):
-        components, count = ndimage.label(to_model_frame(plane_labels == label_id, input_size, frame))
+        target = to_model_frame(plane_labels == label_id, input_size, frame)
+        if not components:
+            if target.sum() >= min_pixels:
+                yield int(label_id), target
+            continue
+        components_map, count = ndimage.label(target)
         for component in range(1, count + 1):
-            mask = components == component
+            mask = components_map == component
             if mask.sum() >= min_pixels:
                 yield int(label_id), mask
 
