@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from .errors import GfmError, PromptError
 
 EXIT_USER_ERROR = 2
+EXIT_CANCELLED = 130  # as after Ctrl+C
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -426,13 +428,23 @@ def _train_adapter(args: argparse.Namespace) -> int:
     settings = AdapterTraining(adapter=config, label_ids=args.labels, axis=args.axis, loop=loop,
                                batch_size=args.batch_size or defaults.batch_size)
     model = _load(args, fast=False)
-    result = run(train_adapter(model, data, settings, args.out),
-                 lambda p: print(f"step {p.done}/{p.total} {p.message}", flush=True))
-    print(f"best validation score {result['best_score']:.4f} at step {result['best_step']} in {args.out}")
-    if args.export:
+    signal.signal(signal.SIGTERM, _interrupt)  # a cancel from the dock: checkpoint, export the best, exit
+    code = 0
+    try:
+        result = run(train_adapter(model, data, settings, args.out),
+                     lambda p: print(f"step {p.done}/{p.total} {p.message}", flush=True))
+        print(f"best validation score {result['best_score']:.4f} at step {result['best_step']} in {args.out}")
+    except KeyboardInterrupt:
+        print(f"cancelled: the checkpoint in {args.out} resumes the run (the same command again)", flush=True)
+        code = EXIT_CANCELLED
+    if args.export and (args.out / "best.safetensors").is_file():
         path = export_adapter(model, settings, args.out, args.export)
         print(f"wrote {path} and {path.with_suffix('.json').name}")
-    return 0
+    return code
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _only_slices(image, labels, axis: int | None, slices: range):

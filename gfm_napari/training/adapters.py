@@ -85,16 +85,18 @@ class AdapterTraining:
 
 def split_planes(data: Sequence[LabelledImage], settings: AdapterTraining) -> tuple[list[PlaneRef], list[PlaneRef]]:
     """(training planes, validation planes) holding the chosen labels. Several items: the last fifth of them (at
-    least one) validates. One volume: its labelled slices in blocks of ``settings.block`` consecutive slices,
-    every fifth block (the third of each five) validating. Raises GfmError when a part would be empty."""
+    least one) validates. One volume: its labelled slices in blocks of ``settings.block`` consecutive slices (fewer
+    when there are fewer than 5 blocks' worth), every fifth block (the third of each five) validating. Raises
+    GfmError when a part would be empty (fewer than 3 labelled slices)."""
     planes = [_labelled_planes(item, i, settings) for i, item in enumerate(data)]
     if len(data) > 1:
         n_val = max(1, round(len(data) / 5))
         train = [p for ps in planes[:-n_val] for p in ps]
         validation = [p for ps in planes[-n_val:] for p in ps]
-    else:
+    else:  # blocks shrink for a few labelled slices, so that 3 or more still give both parts
         ordered = planes[0]
-        blocks = [ordered[i : i + settings.block] for i in range(0, len(ordered), settings.block)]
+        block = max(1, min(settings.block, len(ordered) // 5))
+        blocks = [ordered[i : i + block] for i in range(0, len(ordered), block)]
         train = [p for b, ps in enumerate(blocks) if b % 5 != 2 for p in ps]
         validation = [p for b, ps in enumerate(blocks) if b % 5 == 2 for p in ps]
     if not train or not validation:
@@ -149,6 +151,7 @@ def train_adapter(model: LoadedModel, data: Sequence[LabelledImage], settings: A
         )
     finally:
         segmenter.requires_grad_(False)
+    atomic_write_text(out_dir / "done", f"{result['step']}\n")  # a run that reached its end is not resumed
     return {**summary, **result}
 
 

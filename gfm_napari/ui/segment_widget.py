@@ -26,11 +26,13 @@ from ..engine.predictor import Predictor
 from ..engine.propagate import PropagationSettings
 from ..engine.session import SegmentationSession
 from ..errors import GfmError, PromptError
-from ..images import Image, Normalization, fit_normalization
+from ..images import Image, Normalization, fit_normalization, write_mask
 from ..images.bands import default_bands, parse_bands
 from ..jobs import Progress
-from ..models import get_spec
+from ..models import get_spec, load_adapter
+from ..training.runs import run_folder
 from . import models
+from .adapter_panel import AdapterPanel
 from .autosave import Autosaver, image_digest, load_recovery, recovery_dir, recovery_path
 from .layers import IMAGE_KEY, band_composite, is_multiband, labels_layer_data, object_colormap
 from .prompt_layers import PromptCallbacks, PromptLayers
@@ -83,6 +85,10 @@ class SegmentWidget(SegmentControls):
         self._shown_version = -1
         self._last_axis = 2
         self._watching_window = False
+        self._digest: str | None = None
+        self._adapter_bases: dict[str, Predictor] = {}  # an adapted model's id -> the predictor it was made from
+        self.adapter_panel = AdapterPanel(self._prepare_adapter_run, self._use_adapter, self._report)
+        self.layout().insertWidget(self.layout().indexOf(self.restore_button), self.adapter_panel)
         self._connect()
         self.queue.status.connect(self._show_status)
         self.queue.settled.connect(self._schedule_render)
@@ -235,6 +241,7 @@ class SegmentWidget(SegmentControls):
             raise PromptError("no model is loaded; choose one in the Model list")
         self._waiting = None
         digest, normalization = prepared
+        self._digest = digest
         self.labels_layer = self._output_layer(layer, image)
         self.session = SegmentationSession(self._predictor, image, normalization, labels=self.labels_layer.data)
         self.prompt_layers = PromptLayers(
@@ -326,6 +333,42 @@ class SegmentWidget(SegmentControls):
     def _checkpoint_loaded(self, predictor: Predictor) -> None:
         self._predictors[f"{predictor.model.spec.name}:{predictor.model.weights_path}"] = predictor
         self._use_predictor(predictor)
+
+    # ---- adapters --------------------------------------------------------------------------------------------------
+    def _prepare_adapter_run(self, kind: str) -> tuple:
+        """Write the labels drawn so far where a training subprocess reads them; (base model, image, labels, run
+        folder). A run for the same image and kind that was stopped before its end is resumed."""
+        session = self.session
+        if session is None or self._predictor is None:
+            raise PromptError("open an image and wait for the model before training an adapter")
+        if session.image.is_lazy:
+            raise PromptError("adapters train on images held in memory, not on rasters read by windows")
+        if not session.labels.any():
+            raise PromptError("label a few slices first (accept some objects): the adapter learns from them")
+        base = self._adapter_bases.get(self._predictor.model.model_id, self._predictor)
+        run_dir = run_folder(self._recovery_folder / "adapters", f"{self._digest[:12]}-{kind}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        image = session.image
+        suffix = ".nii.gz" if image.geometry.affine is not None else ".tif" if image.geometry.transform else ".png"
+        labels = write_mask(run_dir / f"labels{suffix}", session.labels, image)
+        source = image.source
+        if source.is_file() and image.metadata.n_files > 1:  # a DICOM series opened by one of its files
+            source = source.parent
+        return base.model, source, labels, run_dir
+
+    def _use_adapter(self, path: Path) -> None:
+        """Load the adapter over the model it was trained on (off the UI thread) and segment with it."""
+        base = self._adapter_bases.get(self._predictor.model.model_id, self._predictor)
+
+        def load() -> Predictor:
+            return Predictor(load_adapter(base.model, path), cache=base.cache)
+
+        def loaded(adapted: Predictor) -> None:
+            self._adapter_bases[adapted.model.model_id] = base
+            self._predictors[adapted.model.model_id] = adapted
+            self._use_predictor(adapted)
+
+        self.queue.run(load, loaded, "Loading the adapter…")
 
     def _normalization(self, image: Image) -> Normalization:
         return self._normalization_fit(image)()
@@ -503,6 +546,7 @@ class SegmentWidget(SegmentControls):
 
     def shutdown(self) -> None:
         """Stop background work and write the last autosave (the viewer is closing, or this dock)."""
+        self.adapter_panel.shutdown()
         self.queue.close()
         if self.autosaver is not None:
             self.autosaver.close()

@@ -1,0 +1,104 @@
+"""Training runs on disk, for whoever launches and watches them (the dock, a script): the command that starts an
+adapter run in a subprocess, its progress read back from the run folder's JSON-lines log, and the adapters a
+folder holds for a base model.
+
+A run folder holds ``log.jsonl`` (one record per step: step, loss terms, lr, steps/s; one per validation:
+``{"step": n, "val": {...}}``), ``data.json`` (the data and settings, written before the first step),
+``checkpoint.pt`` (resume), ``best.safetensors`` and, once exported, ``<name>.safetensors`` + ``<name>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..models import LoadedModel
+from ..models.adapter_files import adapter_paths, is_adapter, read_sidecar
+from .loop import LOG
+
+ADAPTER_NAME = "adapter"  # the exported adapter of a run: <run>/adapter.safetensors + adapter.json
+
+
+@dataclass
+class RunProgress:
+    """What a run's log says so far."""
+
+    step: int = 0
+    total: int = 0
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    val_steps: list[int] = field(default_factory=list)
+    val_scores: list[float] = field(default_factory=list)  # validation score (mean Dice of box, 1 and 3 clicks)
+    steps_per_s: float | None = None
+
+    @property
+    def best_score(self) -> float | None:
+        return max(self.val_scores) if self.val_scores else None
+
+
+def adapter_command(
+    model: LoadedModel, image: Path, labels: Path, run_dir: Path, *, kind: str, steps: int
+) -> list[str]:
+    """argv of ``gfm-napari train-adapter`` for ``model``'s weights, exporting to ``run_dir``/adapter."""
+    command = [
+        sys.executable, "-m", "gfm_napari", "train-adapter", "--preset", "adapter", "--model", model.spec.name,
+        "--image", str(image), "--label", str(labels), "--kind", kind, "--steps", str(steps),
+        "--out", str(run_dir), "--export", str(run_dir / ADAPTER_NAME), "--device", model.device.type,
+    ]
+    if model.spec.needs_checkpoint:
+        command += ["--checkpoint", str(model.weights_path)]
+    return command
+
+
+def read_progress(run_dir: Path, total: int = 0) -> RunProgress:
+    """The run's progress from its log (empty before the first step; a half-written last line is skipped)."""
+    progress = RunProgress(total=total)
+    try:
+        lines = (run_dir / LOG).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return progress
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if "val" in record:
+            progress.val_steps.append(record["step"])
+            progress.val_scores.append(record["val"]["score"])
+        elif "loss" in record:
+            progress.step = record["step"]
+            progress.steps.append(record["step"])
+            progress.losses.append(record["loss"])
+            progress.steps_per_s = record.get("steps_per_s")
+    return progress
+
+
+def exported_adapter(run_dir: Path) -> Path | None:
+    """The run's exported adapter file, or None before the export."""
+    tensors, _ = adapter_paths(run_dir / ADAPTER_NAME)
+    return tensors if tensors.is_file() and is_adapter(tensors) else None
+
+
+def adapters_for(folder: Path, base_model_id: str) -> list[Path]:
+    """Adapter files under ``folder`` trained on ``base_model_id``, newest first."""
+    found = []
+    for sidecar in folder.rglob("*.json") if folder.is_dir() else []:
+        tensors = sidecar.with_suffix(".safetensors")
+        if tensors.is_file() and is_adapter(tensors) and read_sidecar(tensors)["base_model_id"] == base_model_id:
+            found.append(tensors)
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def run_folder(folder: Path, stem: str) -> Path:
+    """The run folder for ``stem`` (e.g. the image digest and adapter kind): the latest one when it was stopped
+    before its end (training again resumes it), else a new one (``stem``, ``stem-2``, ...)."""
+    number = 1
+    while True:
+        run_dir = folder / (stem if number == 1 else f"{stem}-{number}")
+        if not run_dir.exists():
+            return run_dir
+        if not (run_dir / "done").exists():
+            return run_dir
+        number += 1
