@@ -7,21 +7,15 @@ from pathlib import Path
 from ..engine.predictor import Predictor
 from ..errors import ModelError
 from ..models import load_model
-from ..models.adapters import adapter_config
 
 CLICKS_MODEL, BASE_MODEL = "litemedsam_clicks", "litemedsam"
 SAM_MODELS = ("sam_vit_b", "sam_vit_l", "sam_vit_h")
 
 
 def title(predictor: Predictor) -> str:
-    """A short name for the model selector, with the checkpoint file for user-supplied weights and the kind and
-    id of an adapter."""
+    """A short name for the model selector, with the checkpoint file for user-supplied weights."""
     spec = predictor.model.spec
-    name = f"{spec.title} ({predictor.model.weights_path.name})" if spec.needs_checkpoint else spec.title
-    adapter = adapter_config(predictor.model.segmenter)
-    if adapter is not None:
-        name += f" + {adapter.kind} adapter {predictor.model.model_id.rsplit('-', 1)[-1]}"
-    return name
+    return f"{spec.title} ({predictor.model.weights_path.name})" if spec.needs_checkpoint else spec.title
 
 
 def load_default() -> Predictor:

@@ -30,7 +30,8 @@ from ..images import Image, Normalization, fit_normalization, write_mask
 from ..images.bands import default_bands, parse_bands
 from ..jobs import Progress
 from ..models import get_spec, load_adapter
-from ..training.runs import run_folder
+from ..models.adapter_files import is_adapter, read_sidecar
+from ..training.runs import adapters_for, run_folder
 from . import models
 from .adapter_panel import AdapterPanel
 from .autosave import Autosaver, image_digest, load_recovery, recovery_dir, recovery_path
@@ -39,7 +40,8 @@ from .prompt_layers import PromptCallbacks, PromptLayers
 from .segment_controls import SegmentControls, debounce
 from .workers import TaskQueue, user_message
 
-LOAD_CHECKPOINT = "Load SAM checkpoint…"
+LOAD_CHECKPOINT = "Load SAM checkpoint or adapter…"
+ADAPTER_KEY = "adapter:"  # Model list entries of adapter files: ADAPTER_KEY + the file's path
 # Slices encoded ahead on each side of the one shown: ~0.5 s and 4 MB each on a CPU. Not the whole volume, so an
 # idle viewer does not keep both cores busy for minutes (a click waits for at most the encode under way).
 PREFETCH_RADIUS = 8
@@ -296,6 +298,8 @@ class SegmentWidget(SegmentControls):
     def _model_loaded(self, predictor: Predictor) -> None:
         self._predictors[predictor.model.spec.name] = predictor
         self._predictors.setdefault(models.BASE_MODEL, None)  # offered; loaded when chosen
+        for path in adapters_for(self._recovery_folder / "adapters", predictor.model.model_id):
+            self._predictors.setdefault(ADAPTER_KEY + str(path), None)  # adapters trained before, on this model
         self._use_predictor(predictor)
 
     def _use_predictor(self, predictor: Predictor) -> None:
@@ -310,7 +314,8 @@ class SegmentWidget(SegmentControls):
     def _fill_model_combo(self) -> None:
         self.model_combo.clear()
         for name, predictor in self._predictors.items():
-            self.model_combo.addItem(models.title(predictor) if predictor else _spec_title(name), name)
+            offered = predictor is None or name.startswith(ADAPTER_KEY)
+            self.model_combo.addItem(_offered_title(name) if offered else models.title(predictor), name)
         self.model_combo.addItem(LOAD_CHECKPOINT, None)
         active = [p is self._predictor for p in self._predictors.values()]
         self.model_combo.setCurrentIndex(active.index(True) if True in active else 0)
@@ -318,14 +323,20 @@ class SegmentWidget(SegmentControls):
     def _on_model_chosen(self, index: int) -> None:
         name = self.model_combo.itemData(index)
         if name is None:
-            path, _ = QFileDialog.getOpenFileName(self, "SAM checkpoint", "", "Checkpoints (*.pth *.pt *.safetensors)")
-            if path:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "SAM checkpoint or adapter", "", "Checkpoints and adapters (*.pth *.pt *.safetensors)"
+            )
+            if path and is_adapter(path):
+                self._use_adapter(Path(path))
+            elif path:
                 self.queue.run(partial(models.load_checkpoint, path), self._checkpoint_loaded, "Loading checkpoint…")
             else:
                 self._fill_model_combo()
             return
         predictor = self._predictors.get(name)
-        if predictor is None:
+        if predictor is None and name.startswith(ADAPTER_KEY):
+            self._use_adapter(Path(name.removeprefix(ADAPTER_KEY)))
+        elif predictor is None:
             self.queue.run(partial(models.load_named, name), self._model_loaded, "Loading the model…")
         elif predictor is not self._predictor:
             self.queue.call(lambda: self._use_predictor(predictor))
@@ -357,15 +368,23 @@ class SegmentWidget(SegmentControls):
         return base.model, source, labels, run_dir
 
     def _use_adapter(self, path: Path) -> None:
-        """Load the adapter over the model it was trained on (off the UI thread) and segment with it."""
-        base = self._adapter_bases.get(self._predictor.model.model_id, self._predictor)
+        """Load the adapter over the model it was trained on (off the UI thread) and segment with it; it joins the
+        Model list. An adapter made for a model that is not loaded is a notification naming both models."""
+        try:
+            trained_on = read_sidecar(path)["base_model_id"]
+        except GfmError as error:
+            self._report(error)
+            return
+        loaded_models = [p for p in self._predictors.values() if p is not None and p.model.model_id == trained_on]
+        base = loaded_models[0] if loaded_models else self._adapter_bases.get(self._predictor.model.model_id,
+                                                                              self._predictor)
 
         def load() -> Predictor:
             return Predictor(load_adapter(base.model, path), cache=base.cache)
 
         def loaded(adapted: Predictor) -> None:
             self._adapter_bases[adapted.model.model_id] = base
-            self._predictors[adapted.model.model_id] = adapted
+            self._predictors[ADAPTER_KEY + str(path)] = adapted
             self._use_predictor(adapted)
 
         self.queue.run(load, loaded, "Loading the adapter…")
@@ -571,8 +590,13 @@ class SegmentWidget(SegmentControls):
         super().closeEvent(event)
 
 
-def _spec_title(name: str) -> str:
-    return get_spec(name).title
+def _offered_title(name: str) -> str:
+    """The Model list's name of a registry model not loaded yet, or of an adapter file."""
+    if not name.startswith(ADAPTER_KEY):
+        return get_spec(name).title
+    path = Path(name.removeprefix(ADAPTER_KEY))
+    sidecar = read_sidecar(path)
+    return f"{get_spec(sidecar['base_model']).title} + {sidecar['adapter']['kind']} adapter ({path.parent.name})"
 
 
 def _time_of(path: Path) -> str:

@@ -44,6 +44,16 @@ def test_a_trained_adapter_is_used_for_the_next_prompts(labelled_dock, qtbot):
     assert widget.session.predictor is widget._predictor  # the session segments with the adapter now
 
 
+def test_adapters_trained_before_are_offered_in_the_model_list(labelled_dock, open_ct, make_widget, qtbot):
+    panel = labelled_dock.adapter_panel
+    panel.steps.setValue(1)
+    panel.train_button.click()
+    qtbot.waitUntil(lambda: not panel.running, timeout=5 * WAIT_MS)
+    later = make_widget(open_ct())  # another dock, the same recovery folder
+    items = [later.model_combo.itemText(i) for i in range(later.model_combo.count())]
+    assert any(f"lora adapter ({panel.run_dir.name})" in item for item in items), items
+
+
 def test_cancel_keeps_the_checkpoint_and_training_again_resumes(labelled_dock, qtbot):
     panel = labelled_dock.adapter_panel
     panel.steps.setValue(1000)
