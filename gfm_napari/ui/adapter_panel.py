@@ -67,6 +67,8 @@ class AdapterPanel(QGroupBox):
         layout.addWidget(self.use_button, 6, 0, 1, 2)
         self.cancel_button.setEnabled(False)
         self.use_button.setEnabled(False)
+        self.progress.setVisible(False)  # both appear with the first run
+        self.plot.canvas.setVisible(False)
         self.train_button.clicked.connect(self.train)
         self.cancel_button.clicked.connect(self.cancel)
         self.use_button.clicked.connect(self.use)
@@ -94,6 +96,8 @@ class AdapterPanel(QGroupBox):
         self.process.readyReadStandardOutput.connect(self._read_output)
         self.process.finished.connect(self._finished)
         self.process.start(command[0], command[1:])
+        self.progress.setVisible(True)
+        self.plot.canvas.setVisible(True)
         self.progress.setRange(0, self.steps.value())
         self.progress.setValue(read_progress(run_dir).step)
         self.status.setText(f"Starting the training run in {run_dir.name}…")
