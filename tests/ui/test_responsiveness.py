@@ -78,8 +78,9 @@ def test_cancel_stops_propagation_within_about_a_second(open_ct, make_widget, co
     started = time.monotonic()
     widget.cancel_button.click()
     qtbot.waitUntil(lambda: not widget.queue.running_job, timeout=WAIT_MS)
-    assert time.monotonic() - started < 3.0  # stops between slices: at most one slice's encoding (~1-2 s here)
-    assert len(ticks) > before
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0  # stops between slices: at most one slice's encoding (~1-2 s here)
+    assert len(ticks) > before or elapsed < 0.1  # the loop ticked (every 50 ms) while waiting, unless it was instant
     wait_idle(qtbot, widget)
     assert not np.any(widget.labels_layer.data)  # a cancelled propagation changes nothing
     assert widget.session.prompts()  # and keeps the prompt
