@@ -53,6 +53,11 @@ class LazyArray:
         """The whole array decimated to a size that fits in memory, for fitting intensity statistics."""
         raise NotImplementedError
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Every pixel (napari asks for this only for small pyramid levels)."""
+        array = self[:, :]
+        return array if dtype is None else array.astype(dtype)
+
 
 @dataclass(frozen=True)
 class ImageMetadata:

@@ -113,13 +113,7 @@ class RasterFile:
 
     def window_image(self, window: Window) -> Image:
         """``window`` as an Image whose transform places its pixel (0, 0) at the window's corner."""
-        array = self.read(window)
-        return Image(
-            array=array, geometry=self.window_geometry(window), modality="raster", source=self.path,
-            channel_axis=2 if array.ndim == 3 else None,
-            metadata=ImageMetadata(format="geotiff", stored_dtype=self.dtype,
-                                   band_descriptions=self.band_descriptions if array.ndim == 3 else ()),
-        )
+        return self._image(self.read(window), self.window_geometry(window))
 
     @property
     def is_large(self) -> bool:
@@ -128,12 +122,14 @@ class RasterFile:
 
     def image(self) -> Image:
         """The whole scene as a lazy :class:`Image` (``is_lazy``): its array reads only the windows indexed."""
-        level = RasterLevel(self, 1)
+        return self._image(RasterLevel(self, 1), self.geometry)
+
+    def _image(self, array: np.ndarray | LazyArray, geometry: Geometry) -> Image:
         return Image(
-            array=level, geometry=self.geometry, modality="raster", source=self.path,
-            channel_axis=2 if level.ndim == 3 else None,
+            array=array, geometry=geometry, modality="raster", source=self.path,
+            channel_axis=2 if array.ndim == 3 else None,
             metadata=ImageMetadata(format="geotiff", stored_dtype=self.dtype,
-                                   band_descriptions=self.band_descriptions if level.ndim == 3 else ()),
+                                   band_descriptions=self.band_descriptions if array.ndim == 3 else ()),
         )
 
     def digest(self) -> str:
@@ -186,10 +182,6 @@ class RasterLevel(LazyArray):
     def sample(self) -> np.ndarray:
         return self.raster.overview()
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        array = self[:, :]
-        return array if dtype is None else array.astype(dtype)
-
 
 class DisplayLevel(LazyArray):
     """A pyramid level shown as the model sees it: its 3 chosen bands, each stretched by ``normalization``, as
@@ -213,10 +205,6 @@ class DisplayLevel(LazyArray):
 
     def sample(self) -> np.ndarray:
         return self.level.sample()
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        array = self[:, :]
-        return array if dtype is None else array.astype(dtype)
 
 
 def raster_of(image: Image) -> RasterFile | None:

@@ -356,7 +356,7 @@ class SegmentWidget(SegmentControls):
             raise PromptError("adapters train on images held in memory, not on rasters read by windows")
         if not session.labels.any():
             raise PromptError("label a few slices first (accept some objects): the adapter learns from them")
-        base = self._adapter_bases.get(self._predictor.model.model_id, self._predictor)
+        base = self._base_predictor()
         run_dir = run_folder(self._recovery_folder / "adapters", f"{self._digest[:12]}-{kind}")
         run_dir.mkdir(parents=True, exist_ok=True)
         image = session.image
@@ -367,6 +367,10 @@ class SegmentWidget(SegmentControls):
             source = source.parent
         return base.model, source, labels, run_dir
 
+    def _base_predictor(self) -> Predictor:
+        """The model in use, or the one its adapter was loaded over: adapters train and load over a base model."""
+        return self._adapter_bases.get(self._predictor.model.model_id, self._predictor)
+
     def _use_adapter(self, path: Path) -> None:
         """Load the adapter over the model it was trained on (off the UI thread) and segment with it; it joins the
         Model list. An adapter made for a model that is not loaded is a notification naming both models."""
@@ -376,8 +380,7 @@ class SegmentWidget(SegmentControls):
             self._report(error)
             return
         loaded_models = [p for p in self._predictors.values() if p is not None and p.model.model_id == trained_on]
-        base = loaded_models[0] if loaded_models else self._adapter_bases.get(self._predictor.model.model_id,
-                                                                              self._predictor)
+        base = loaded_models[0] if loaded_models else self._base_predictor()
 
         def load() -> Predictor:
             return Predictor(load_adapter(base.model, path), cache=base.cache)
