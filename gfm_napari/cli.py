@@ -27,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return launch()
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return int(args.command(args) or 0)
     except GfmError as error:
@@ -142,6 +143,38 @@ def _parser() -> argparse.ArgumentParser:
     _model_options(train, default=None)
     train.set_defaults(command=_train)
 
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="continual pretraining of the image encoder on unlabelled images (GFM: masked image modelling + "
+        "feature distillation from a frozen teacher); one process, --nproc on this machine, or under torchrun",
+    )
+    pretrain.add_argument("--data", type=Path, nargs="+", action="extend", required=True, metavar="PATH",
+                          help="folders (searched recursively) or files: NIfTI, DICOM series, GeoTIFF, PNG/JPEG")
+    pretrain.add_argument("--out", type=Path, required=True,
+                          help="run folder: run.json, log.jsonl, checkpoint.pt, encoder.safetensors + encoder.json")
+    pretrain.add_argument("--steps", type=int, default=500)
+    pretrain.add_argument("--nproc", type=int, default=1,
+                          help="processes on this machine (torchrun --standalone; gloo on CPUs, nccl on GPUs)")
+    pretrain.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    pretrain.add_argument("--batch-size", type=int, default=8, help="crops per process and micro-batch")
+    pretrain.add_argument("--accumulate", type=int, default=1, help="micro-batches per optimiser step")
+    pretrain.add_argument("--lr", type=float, default=5e-5)
+    pretrain.add_argument("--warmup", type=int, default=25, help="steps of linear warmup before the cosine decay")
+    pretrain.add_argument("--mask-ratio", type=float, default=0.6)
+    pretrain.add_argument("--mask-patch", type=int, default=32, help="side of the masked squares, input pixels")
+    pretrain.add_argument("--mim-weight", type=float, default=1.0)
+    pretrain.add_argument("--feat-weight", type=float, default=1.0, help="0: masked image modelling alone")
+    pretrain.add_argument("--stage", default="neck",
+                          help="where the feature loss compares student and teacher: neck (the image embedding) or "
+                          "a stage index (TinyViT 0-3, ViT block, timm feature index)")
+    pretrain.add_argument("--teacher", metavar="timm:NAME",
+                          help="a timm model as teacher (default: a frozen copy of the encoder)")
+    pretrain.add_argument("--teacher-weights", type=Path, help="the timm teacher's local weight file")
+    pretrain.add_argument("--checkpoint-every", type=int, default=50)
+    pretrain.add_argument("--seed", type=int, default=0)
+    _model_options(pretrain)
+    pretrain.set_defaults(command=_pretrain)
+
     bench = commands.add_parser(
         "bench", help="speed and memory: encoder, click latency, first mask, propagation, peak RSS (JSON)"
     )
@@ -195,6 +228,8 @@ def _model_options(parser: argparse.ArgumentParser, default: str | None = None) 
         help=f"{default or 'litemedsam_clicks'} (default), litemedsam (the box-trained base), sam_vit_b|l|h",
     )
     parser.add_argument("--checkpoint", type=Path, help="weights file for SAM models")
+    parser.add_argument("--encoder", type=Path,
+                        help="a pretrained encoder (gfm-napari pretrain: <run>/encoder.safetensors with its .json)")
     parser.add_argument("--window", type=_window, help="CT window LEVEL,WIDTH in HU (default 40,400)")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
 
@@ -252,7 +287,12 @@ def _slice_range(text: str) -> range:
 def _load(args: argparse.Namespace, *, fast: bool = True):
     from .models import DEFAULT_MODEL, load_model
 
-    return load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast)
+    model = load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast)
+    if args.encoder is None:
+        return model
+    from .models.encoder_files import load_encoder
+
+    return load_encoder(model, args.encoder)
 
 
 def _segment(args: argparse.Namespace) -> int:
@@ -409,7 +449,12 @@ def _train_adapter(args: argparse.Namespace) -> int:
     from .images.align import labels_on_grid
     from .jobs import run
     from .models import AdapterConfig
-    from .training.adapters import AdapterTraining, LabelledImage, export_adapter, train_adapter
+    from .training.adapters import (
+        AdapterTraining,
+        LabelledImage,
+        export_adapter,
+        train_adapter,
+    )
 
     if not args.image or len(args.image) != len(args.label):
         raise GfmError("give each --image its --label (the same number of each, at least one)")
@@ -441,6 +486,39 @@ def _train_adapter(args: argparse.Namespace) -> int:
         path = export_adapter(model, settings, args.out, args.export)
         print(f"wrote {path} and {path.with_suffix('.json').name}")
     return code
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from .training import pretrain_launch
+
+    if args.nproc < 1:
+        raise GfmError("--nproc must be at least 1")
+    if args.nproc > 1 and not pretrain_launch.under_torchrun():
+        return pretrain_launch.launch(args.argv, args.nproc)
+    from .jobs import run
+    from .training.pretrain import Distributed, PretrainConfig, StopRequest, pretrain
+    from .training.pretrain_data import UnlabelledPlanes
+
+    config = PretrainConfig(
+        steps=args.steps, batch_size=args.batch_size, accumulate=args.accumulate, lr=args.lr, warmup=args.warmup,
+        mask_patch=args.mask_patch, mask_ratio=args.mask_ratio, mim_weight=args.mim_weight,
+        feat_weight=args.feat_weight, stage=args.stage, teacher=args.teacher,
+        teacher_weights=None if args.teacher_weights is None else str(args.teacher_weights),
+        checkpoint_every=args.checkpoint_every, seed=args.seed,
+    )
+    dist = Distributed.from_environment()
+    say = print if dist.is_main else (lambda *a, **k: None)
+    data = UnlabelledPlanes.from_paths(args.data, log=say)
+    say(f"{len(data)} planes from {len(data.sources)} images; {dist.world_size} process(es)", flush=True)
+    model = _load(args, fast=False)
+    with StopRequest() as stop:
+        result = run(pretrain(model, data, args.out, config, resume=args.resume, dist=dist, stop=stop),
+                     lambda p: say(f"step {p.done}/{p.total} {p.message}", flush=True))
+    if result["stopped"]:
+        say(f"stopped at step {result['step']}: --resume continues the run in {args.out}", flush=True)
+        return EXIT_CANCELLED
+    say(f"wrote {result['encoder']}", flush=True)
+    return 0
 
 
 def _interrupt(signum, frame) -> None:

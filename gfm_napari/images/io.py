@@ -90,12 +90,12 @@ def _pick_reader(path: PathLike | Sequence[PathLike]) -> tuple[Callable[..., Ima
         return geotiff.read, (), "TIFF"
     if suffix in (".png", ".jpg", ".jpeg"):
         return plain.read, (), "PNG/JPEG"
-    if _looks_like_dicom(p):
+    if looks_like_dicom(p):
         return dicom.read, ("series_uid",), "DICOM"
     raise ImageReadError(f"unsupported format '{p.suffix or p.name}'; supported: {SUPPORTED_FORMATS}")
 
 
-def _looks_like_dicom(p: Path) -> bool:
+def looks_like_dicom(p: Path) -> bool:
     """True when the file has the DICOM Part 10 preamble ('DICM' at byte 128), e.g. extension-less series files."""
     try:
         with p.open("rb") as fh:

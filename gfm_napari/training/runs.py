@@ -1,6 +1,6 @@
-"""Training runs on disk, for whoever launches and watches them (the dock, a script): the command that starts an
-adapter run in a subprocess, its progress read back from the run folder's JSON-lines log, and the adapters a
-folder holds for a base model.
+"""Training runs on disk, for whoever launches and watches them (the dock, a script): the commands that start an
+adapter run or a pretraining run in a subprocess, their progress read back from the run folder's JSON-lines log,
+the adapters a folder holds for a base model, and a pretraining run's encoder.
 
 A run folder holds ``log.jsonl`` (one record per step: step, loss terms, lr, steps/s; one per validation:
 ``{"step": n, "val": {...}}``), ``data.json`` (the data and settings, written before the first step),
@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..models import LoadedModel
 from ..models.adapter_files import adapter_paths, is_adapter, read_sidecar
+from ..models.encoder_files import encoder_paths, is_encoder
 from .loop import LOG
+from .pretrain import ENCODER
 
 ADAPTER_NAME = "adapter"  # the exported adapter of a run: <run>/adapter.safetensors + adapter.json
 
@@ -52,18 +55,69 @@ def adapter_command(
     return command
 
 
-def read_progress(run_dir: Path, total: int = 0) -> RunProgress:
-    """The run's progress from its log (empty before the first step; a half-written last line is skipped)."""
-    progress = RunProgress(total=total)
+@dataclass
+class PretrainProgress:
+    """What a pretraining run's log says so far."""
+
+    step: int = 0
+    total: int = 0
+    steps: list[int] = field(default_factory=list)
+    l_mim: list[float] = field(default_factory=list)
+    l_feat: list[float] = field(default_factory=list)
+    images_per_s: float | None = None
+    processes: int = 1
+
+
+def pretrain_command(
+    model: LoadedModel, data: Sequence[Path], run_dir: Path, *, steps: int, nproc: int = 1, resume: bool = False
+) -> list[str]:
+    """argv of ``gfm-napari pretrain`` for ``model``'s weights on ``data`` (files or folders) into ``run_dir``."""
+    command = [
+        sys.executable, "-m", "gfm_napari", "pretrain", "--model", model.spec.name, "--data", *map(str, data),
+        "--out", str(run_dir), "--steps", str(steps), "--nproc", str(nproc), "--device", model.device.type,
+    ]
+    if model.spec.needs_checkpoint:
+        command += ["--checkpoint", str(model.weights_path)]
+    return command + (["--resume"] if resume else [])
+
+
+def read_pretrain_progress(run_dir: Path, total: int = 0) -> PretrainProgress:
+    """The pretraining run's progress from its log (empty before the first step)."""
+    progress = PretrainProgress(total=total)
+    for record in _records(run_dir):
+        if "l_mim" in record:
+            progress.step = record["step"]
+            progress.steps.append(record["step"])
+            progress.l_mim.append(record["l_mim"])
+            progress.l_feat.append(record["l_feat"])
+            progress.images_per_s = record.get("images_per_s")
+            progress.processes = record.get("processes", 1)
+    return progress
+
+
+def exported_encoder(run_dir: Path) -> Path | None:
+    """The pretraining run's encoder file, or None before its first checkpoint."""
+    tensors, _ = encoder_paths(run_dir / ENCODER)
+    return tensors if tensors.is_file() and is_encoder(tensors) else None
+
+
+def _records(run_dir: Path) -> Iterator[dict]:
+    """The records of a run's log; a half-written last line is skipped."""
     try:
         lines = (run_dir / LOG).read_text(encoding="utf-8").splitlines()
     except OSError:
-        return progress
+        return
     for line in lines:
         try:
-            record = json.loads(line)
+            yield json.loads(line)
         except ValueError:
             continue
+
+
+def read_progress(run_dir: Path, total: int = 0) -> RunProgress:
+    """The run's progress from its log (empty before the first step; a half-written last line is skipped)."""
+    progress = RunProgress(total=total)
+    for record in _records(run_dir):
         if "val" in record:
             progress.val_steps.append(record["step"])
             progress.val_scores.append(record["val"]["score"])
