@@ -496,8 +496,10 @@ def _pretrain(args: argparse.Namespace) -> int:
     if args.nproc > 1 and not pretrain_launch.under_torchrun():
         return pretrain_launch.launch(args.argv, args.nproc)
     from .jobs import run
-    from .training.pretrain import Distributed, PretrainConfig, StopRequest, pretrain
+    from .training.pretrain import Distributed, PretrainConfig, StopRequest, check_run_folder, pretrain
     from .training.pretrain_data import UnlabelledPlanes
+
+    check_run_folder(args.out, resume=args.resume)  # before minutes of reading images
 
     config = PretrainConfig(
         steps=args.steps, batch_size=args.batch_size, accumulate=args.accumulate, lr=args.lr, warmup=args.warmup,

@@ -33,7 +33,9 @@ PREFIX = "image_encoder."
 encoder_paths = pair_paths
 
 
-def save_encoder(base: LoadedModel, encoder_state: dict[str, Tensor], path: str | Path, **fields: Any) -> tuple[Path, Path]:
+def save_encoder(
+    base: LoadedModel, encoder_state: dict[str, Tensor], path: str | Path, **fields: Any
+) -> tuple[Path, Path]:
     """Write an image encoder's state dict (its own keys, without ``image_encoder.``) pretrained from ``base``;
     ``fields`` (settings, losses, data digest ...) go into the sidecar. Returns both paths."""
     state = {PREFIX + k: v.float() for k, v in encoder_state.items()}

@@ -56,6 +56,7 @@ CHECKPOINT = "checkpoint.pt"
 RUN = "run.json"
 ENCODER = "encoder"  # <run>/encoder.safetensors + encoder.json
 DONE = "done"
+RESUMABLE_CHANGES = ("steps", "checkpoint_every")  # settings a resumed run may change
 
 
 @dataclass(frozen=True)
@@ -185,11 +186,9 @@ def pretrain(
     Yields Progress per step; returns ``{"step", "stopped", "out_dir", "encoder"}``. With ``resume``, continues
     from ``out_dir``'s checkpoint; without it, a folder that holds one is refused (nothing is overwritten).
     """
+    check_run_folder(out_dir, resume=resume)
     checkpoint_path = out_dir / CHECKPOINT
-    if checkpoint_path.exists() and not resume:
-        raise GfmError(f"{out_dir} holds a pretraining run: pass --resume to continue it, or choose another --out")
-    if resume and not checkpoint_path.exists():
-        raise GfmError(f"nothing to resume: {out_dir} holds no {CHECKPOINT}")
+    torch.manual_seed(config.seed)  # the heads and the mask token start the same in every process and run
     device = dist.device(model.device)
     segmenter = model.segmenter.to(device)
     segmenter.requires_grad_(False)
@@ -202,11 +201,11 @@ def pretrain(
     ).to(device).train()
     optimizer = torch.optim.AdamW(_parameter_groups(student, config.weight_decay), lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, config))
-    rng = np.random.default_rng([config.seed, dist.rank])
-    torch.manual_seed(config.seed + dist.rank)
+    rng = np.random.default_rng([config.seed, dist.rank])  # crops: each process its own stream
+    torch.manual_seed(config.seed * 1000 + dist.rank)  # masks: likewise
     step = 0
     if resume:
-        step = _restore(checkpoint_path, student, optimizer, schedule, rng, dist)
+        step = _restore(checkpoint_path, student, optimizer, schedule, rng, dist, config)
     trained = student
     if dist.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -214,7 +213,8 @@ def pretrain(
         trained = DistributedDataParallel(student, device_ids=[device.index] if device.type == "cuda" else None)
     spec = model.spec
     grid = segmenter.input_size // config.mask_patch
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" else contextlib.nullcontext
+    on_gpu = device.type == "cuda"
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if on_gpu else contextlib.nullcontext
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / DONE).unlink(missing_ok=True)
@@ -234,11 +234,7 @@ def pretrain(
                 masks = random_masks(None, config.batch_size, grid, config.mask_ratio).to(device)
                 sync = micro == config.accumulate - 1 or dist.world_size == 1
                 with (contextlib.nullcontext() if sync else trained.no_sync()), autocast():
-                    with torch.no_grad():
-                        stem = encoder_stem(encoder, images)
-                    reconstruction, projected = trained(stem, masks)
-                    l_mim = masked_l1(reconstruction, images, masks) if reconstruction is not None else images.new_zeros(())
-                    l_feat = feature_distance(projected, teacher(images, stem)) if teacher is not None else images.new_zeros(())
+                    l_mim, l_feat = _losses(trained, teacher, encoder, images, masks)
                     loss = (config.mim_weight * l_mim + config.feat_weight * l_feat) / config.accumulate
                 loss.backward()
                 terms += torch.stack([l_mim.detach().float(), l_feat.detach().float()]) / config.accumulate
@@ -271,7 +267,29 @@ def pretrain(
     finally:
         if log is not None:
             log.close()
-    return {"step": step, "stopped": stopped, "out_dir": str(out_dir), "encoder": str(out_dir / f"{ENCODER}.safetensors")}
+    encoder_file = out_dir / f"{ENCODER}.safetensors"
+    return {"step": step, "stopped": stopped, "out_dir": str(out_dir), "encoder": str(encoder_file)}
+
+
+def _losses(trained: nn.Module, teacher: nn.Module | None, encoder: nn.Module, images: torch.Tensor,
+            masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L_MIM, L_feat); a term without its head (weight 0) is 0."""
+    with torch.no_grad():
+        stem = encoder_stem(encoder, images)
+    reconstruction, projected = trained(stem, masks)
+    zero = images.new_zeros(())
+    l_mim = zero if reconstruction is None else masked_l1(reconstruction, images, masks)
+    l_feat = zero if teacher is None else feature_distance(projected, teacher(images, stem))
+    return l_mim, l_feat
+
+
+def check_run_folder(out_dir: Path, *, resume: bool) -> None:
+    """GfmError unless ``out_dir`` holds a run exactly when ``resume`` is asked for: nothing is overwritten."""
+    has_run = (out_dir / CHECKPOINT).exists()
+    if has_run and not resume:
+        raise GfmError(f"{out_dir} holds a pretraining run: pass --resume to continue it, or choose another --out")
+    if resume and not has_run:
+        raise GfmError(f"nothing to resume: {out_dir} holds no {CHECKPOINT}")
 
 
 def _teacher(config: PretrainConfig, encoder: nn.Module, model: LoadedModel) -> nn.Module:
@@ -344,8 +362,13 @@ def _last_record(out_dir: Path) -> dict:
 
 
 def _restore(path: Path, student: MaskedStudent, optimizer, schedule, rng: np.random.Generator,
-             dist: Distributed) -> int:
+             dist: Distributed, config: PretrainConfig) -> int:
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    before, now = json.loads(checkpoint["config"]), asdict(config)
+    changed = [k for k in now if k not in RESUMABLE_CHANGES and before.get(k) != now[k]]
+    if changed:
+        raise GfmError(f"the run in {path.parent} was started with other settings ({', '.join(changed)}): "
+                       "resume it with the same ones, or start a new run in another folder")
     student.load_state_dict(checkpoint["student"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     schedule.load_state_dict(checkpoint["schedule"])

@@ -14,8 +14,8 @@ by a learned mask token. Two heads read its outputs:
   distance (1 − cosine similarity, i.e. the negative cosine similarity shifted to start at 0) per position,
   averaged; the teacher sees the unmasked image.
 
-Stages: TinyViT ``1``..``3`` (the output of each attention stage) or ``neck`` (the image embedding); SAM's ViT a block index or
-``neck``. A timm teacher (:class:`TimmTeacher`) gives the stage ``out_indices`` of ``features_only``.
+Stages: TinyViT ``1``..``3`` (the output of each attention stage) or ``neck`` (the image embedding); SAM's ViT a
+block index or ``neck``. A timm teacher (:class:`TimmTeacher`) gives the stage ``out_indices`` of ``features_only``.
 BatchNorm layers keep their running statistics (eval mode): batches of a few crops would make them noise.
 """
 
@@ -87,7 +87,9 @@ def stage_channels(encoder: nn.Module, stage: str) -> int:
         names = [str(i) for i in range(1, len(encoder.layers))] + [NECK]
         if stage not in names:
             raise GfmError(f"stage {stage!r} does not exist; TinyViT stages: {', '.join(names)}")
-        return encoder.neck[0].out_channels if stage == NECK else encoder.embed_dims[min(int(stage) + 1, len(names) - 2)]
+        if stage == NECK:
+            return encoder.neck[0].out_channels
+        return encoder.embed_dims[min(int(stage) + 1, len(encoder.embed_dims) - 1)]  # after the stage's merging
     if isinstance(encoder, ImageEncoderViT):
         blocks = len(encoder.blocks)
         if stage != NECK and not (stage.isdigit() and int(stage) < blocks):
@@ -132,7 +134,7 @@ class MaskedStudent(nn.Module):
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         embedding_channels = stage_channels(encoder, NECK)
         with torch.no_grad():
-            image = torch.zeros(1, 3, input_size, input_size)
+            image = torch.zeros(1, 3, input_size, input_size, device=next(encoder.parameters()).device)
             probe = encoder_trunk(encoder.eval(), encoder_stem(encoder, image), NECK)[1]
         stride = input_size // probe.shape[-1]
         self.reconstruction = (

@@ -69,12 +69,15 @@ class PretrainProgress:
 
 
 def pretrain_command(
-    model: LoadedModel, data: Sequence[Path], run_dir: Path, *, steps: int, nproc: int = 1, resume: bool = False
+    model: LoadedModel, data: Sequence[Path], run_dir: Path, *, steps: int, nproc: int = 1, batch_size: int = 8,
+    resume: bool = False,
 ) -> list[str]:
-    """argv of ``gfm-napari pretrain`` for ``model``'s weights on ``data`` (files or folders) into ``run_dir``."""
+    """argv of ``gfm-napari pretrain`` for ``model``'s weights on ``data`` (files or folders) into ``run_dir``;
+    ``resume`` continues the run ``run_dir`` holds."""
     command = [
         sys.executable, "-m", "gfm_napari", "pretrain", "--model", model.spec.name, "--data", *map(str, data),
-        "--out", str(run_dir), "--steps", str(steps), "--nproc", str(nproc), "--device", model.device.type,
+        "--out", str(run_dir), "--steps", str(steps), "--nproc", str(nproc), "--batch-size", str(batch_size),
+        "--device", model.device.type,
     ]
     if model.spec.needs_checkpoint:
         command += ["--checkpoint", str(model.weights_path)]
