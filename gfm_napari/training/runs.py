@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..models import LoadedModel
 from ..models.adapter_files import adapter_paths, is_adapter, read_sidecar
-from ..models.encoder_files import encoder_paths, is_encoder
+from ..models.encoder_files import encoder_paths, is_encoder, read_encoder_sidecar
 from .loop import LOG
 from .pretrain import ENCODER
 
@@ -140,10 +140,19 @@ def exported_adapter(run_dir: Path) -> Path | None:
 
 def adapters_for(folder: Path, base_model_id: str) -> list[Path]:
     """Adapter files under ``folder`` trained on ``base_model_id``, newest first."""
+    return _made_from(folder, base_model_id, is_adapter, read_sidecar)
+
+
+def encoders_for(folder: Path, base_model_id: str) -> list[Path]:
+    """Pretrained encoder files under ``folder`` made from ``base_model_id``, newest first."""
+    return _made_from(folder, base_model_id, is_encoder, read_encoder_sidecar)
+
+
+def _made_from(folder: Path, base_model_id: str, is_kind, read) -> list[Path]:
     found = []
     for sidecar in folder.rglob("*.json") if folder.is_dir() else []:
         tensors = sidecar.with_suffix(".safetensors")
-        if tensors.is_file() and is_adapter(tensors) and read_sidecar(tensors)["base_model_id"] == base_model_id:
+        if tensors.is_file() and is_kind(tensors) and read(tensors)["base_model_id"] == base_model_id:
             found.append(tensors)
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 

@@ -7,8 +7,9 @@ task has settled.
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -18,9 +19,7 @@ from napari.layers import Image as ImageLayer
 from napari.layers import Labels
 from napari.utils.notifications import Notification, notification_manager, show_error
 from qtpy.QtCore import QEvent
-from qtpy.QtWidgets import (
-    QFileDialog,
-)
+from qtpy.QtWidgets import QFileDialog, QTabWidget, QVBoxLayout, QWidget
 
 from ..engine.predictor import Predictor
 from ..engine.propagate import PropagationSettings
@@ -29,19 +28,35 @@ from ..errors import GfmError, PromptError
 from ..images import Image, Normalization, fit_normalization, write_mask
 from ..images.bands import default_bands, parse_bands
 from ..jobs import Progress
-from ..models import get_spec, load_adapter
+from ..models import LoadedModel, get_spec, load_adapter
 from ..models.adapter_files import is_adapter, read_sidecar
-from ..training.runs import adapters_for, run_folder
+from ..models.encoder_files import is_encoder, load_encoder, read_encoder_sidecar
+from ..training.pretrain import CHECKPOINT
+from ..training.runs import adapters_for, encoders_for, run_folder
 from . import models
 from .adapter_panel import AdapterPanel
-from .autosave import Autosaver, image_digest, load_recovery, recovery_dir, recovery_path
-from .layers import IMAGE_KEY, band_composite, is_multiband, labels_layer_data, object_colormap
+from .autosave import (
+    Autosaver,
+    image_digest,
+    load_recovery,
+    recovery_dir,
+    recovery_path,
+)
+from .layers import (
+    IMAGE_KEY,
+    band_composite,
+    is_multiband,
+    labels_layer_data,
+    object_colormap,
+)
+from .pretrain_panel import PretrainPanel
 from .prompt_layers import PromptCallbacks, PromptLayers
 from .segment_controls import SegmentControls, debounce
 from .workers import TaskQueue, user_message
 
-LOAD_CHECKPOINT = "Load SAM checkpoint or adapter…"
+LOAD_CHECKPOINT = "Load SAM checkpoint, adapter or encoder…"
 ADAPTER_KEY = "adapter:"  # Model list entries of adapter files: ADAPTER_KEY + the file's path
+ENCODER_KEY = "encoder:"  # ... and of pretrained encoders: ENCODER_KEY + the file's path
 # Slices encoded ahead on each side of the one shown: ~0.5 s and 4 MB each on a CPU. Not the whole volume, so an
 # idle viewer does not keep both cores busy for minutes (a click waits for at most the encode under way).
 PREFETCH_RADIUS = 8
@@ -88,9 +103,12 @@ class SegmentWidget(SegmentControls):
         self._last_axis = 2
         self._watching_window = False
         self._digest: str | None = None
-        self._adapter_bases: dict[str, Predictor] = {}  # an adapted model's id -> the predictor it was made from
+        # an adapted model's or pretrained encoder's id -> the predictor it was made from
+        self._adapter_bases: dict[str, Predictor] = {}
         self.adapter_panel = AdapterPanel(self._prepare_adapter_run, self._use_adapter, self._report)
         self.layout().insertWidget(self.layout().indexOf(self.restore_button), self.adapter_panel)
+        self.pretrain_panel = PretrainPanel(self._prepare_pretrain_run, self._use_encoder, self._report)
+        self._arrange_tabs()
         self._connect()
         self.queue.status.connect(self._show_status)
         self.queue.settled.connect(self._schedule_render)
@@ -103,6 +121,19 @@ class SegmentWidget(SegmentControls):
         self._refresh_images()
 
     # ---- layout ----------------------------------------------------------------------------------------------------
+    def _arrange_tabs(self) -> None:
+        """The controls :class:`SegmentControls` laid out become the "Segment" tab; pretraining is the second."""
+        segment = QWidget()
+        segment.setLayout(self.layout())  # Qt takes the layout, and the widgets in it, over from this widget
+        pretrain = QWidget()
+        page = QVBoxLayout(pretrain)
+        page.addWidget(self.pretrain_panel)
+        page.addStretch(1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(segment, "Segment")
+        self.tabs.addTab(pretrain, "Pretrain")
+        QVBoxLayout(self).addWidget(self.tabs)
+
     def _connect(self) -> None:
         self.image_combo.currentIndexChanged.connect(self._on_image_chosen)
         self.model_combo.activated.connect(self._on_model_chosen)
@@ -192,6 +223,8 @@ class SegmentWidget(SegmentControls):
     # ---- image and model -------------------------------------------------------------------------------------------
     def _refresh_images(self, event=None) -> None:
         layers = [layer for layer in self.viewer.layers if isinstance(layer, ImageLayer)]
+        opened = [layer.metadata.get(IMAGE_KEY) for layer in layers]
+        self.pretrain_panel.set_layer_files([_source(image) for image in opened if isinstance(image, Image)])
         current = self.image_layer
         self.image_combo.blockSignals(True)
         self.image_combo.clear()
@@ -300,6 +333,8 @@ class SegmentWidget(SegmentControls):
         self._predictors.setdefault(models.BASE_MODEL, None)  # offered; loaded when chosen
         for path in adapters_for(self._recovery_folder / "adapters", predictor.model.model_id):
             self._predictors.setdefault(ADAPTER_KEY + str(path), None)  # adapters trained before, on this model
+        for path in encoders_for(self._recovery_folder / "pretrain", predictor.model.model_id):
+            self._predictors.setdefault(ENCODER_KEY + str(path), None)  # encoders pretrained before from it
         self._use_predictor(predictor)
 
     def _use_predictor(self, predictor: Predictor) -> None:
@@ -314,7 +349,7 @@ class SegmentWidget(SegmentControls):
     def _fill_model_combo(self) -> None:
         self.model_combo.clear()
         for name, predictor in self._predictors.items():
-            offered = predictor is None or name.startswith(ADAPTER_KEY)
+            offered = predictor is None or name.startswith((ADAPTER_KEY, ENCODER_KEY))
             self.model_combo.addItem(_offered_title(name) if offered else models.title(predictor), name)
         self.model_combo.addItem(LOAD_CHECKPOINT, None)
         active = [p is self._predictor for p in self._predictors.values()]
@@ -324,10 +359,13 @@ class SegmentWidget(SegmentControls):
         name = self.model_combo.itemData(index)
         if name is None:
             path, _ = QFileDialog.getOpenFileName(
-                self, "SAM checkpoint or adapter", "", "Checkpoints and adapters (*.pth *.pt *.safetensors)"
+                self, "SAM checkpoint, adapter or encoder", "",
+                "Checkpoints, adapters and encoders (*.pth *.pt *.safetensors)",
             )
             if path and is_adapter(path):
                 self._use_adapter(Path(path))
+            elif path and is_encoder(path):
+                self._use_encoder(Path(path))
             elif path:
                 self.queue.run(partial(models.load_checkpoint, path), self._checkpoint_loaded, "Loading checkpoint…")
             else:
@@ -336,6 +374,8 @@ class SegmentWidget(SegmentControls):
         predictor = self._predictors.get(name)
         if predictor is None and name.startswith(ADAPTER_KEY):
             self._use_adapter(Path(name.removeprefix(ADAPTER_KEY)))
+        elif predictor is None and name.startswith(ENCODER_KEY):
+            self._use_encoder(Path(name.removeprefix(ENCODER_KEY)))
         elif predictor is None:
             self.queue.run(partial(models.load_named, name), self._model_loaded, "Loading the model…")
         elif predictor is not self._predictor:
@@ -362,35 +402,60 @@ class SegmentWidget(SegmentControls):
         image = session.image
         suffix = ".nii.gz" if image.geometry.affine is not None else ".tif" if image.geometry.transform else ".png"
         labels = write_mask(run_dir / f"labels{suffix}", session.labels, image)
-        source = image.source
-        if source.is_file() and image.metadata.n_files > 1:  # a DICOM series opened by one of its files
-            source = source.parent
-        return base.model, source, labels, run_dir
+        return base.model, _source(image), labels, run_dir
 
     def _base_predictor(self) -> Predictor:
-        """The model in use, or the one its adapter was loaded over: adapters train and load over a base model."""
+        """The model in use, or the one its adapter or pretrained encoder was loaded into: adapters train and load
+        over a base model, and pretraining starts from one."""
         return self._adapter_bases.get(self._predictor.model.model_id, self._predictor)
 
     def _use_adapter(self, path: Path) -> None:
         """Load the adapter over the model it was trained on (off the UI thread) and segment with it; it joins the
         Model list. An adapter made for a model that is not loaded is a notification naming both models."""
+        self._use_derived(path, read_sidecar, load_adapter, ADAPTER_KEY, "Loading the adapter…")
+
+    def _use_encoder(self, path: Path) -> None:
+        """Put the pretrained encoder into the model it was pretrained from (off the UI thread) and segment with it;
+        it joins the Model list. An encoder made from a model that is not loaded is a notification naming both."""
+        self._use_derived(path, read_encoder_sidecar, load_encoder, ENCODER_KEY, "Loading the pretrained encoder…")
+
+    def _use_derived(
+        self, path: Path, read: Callable[[Path], dict], load_onto: Callable[[LoadedModel, Path], LoadedModel],
+        key: str, message: str,
+    ) -> None:
+        """Load a file that extends a base model (``load_onto(base model, path)``) and segment with the result, which
+        shares the base predictor's embedding cache (its own model id keeps the embeddings apart) and is listed
+        as ``key + path``. Adapter training and pretraining go on using the base."""
         try:
-            trained_on = read_sidecar(path)["base_model_id"]
+            made_from = read(path)["base_model_id"]
         except GfmError as error:
             self._report(error)
             return
-        loaded_models = [p for p in self._predictors.values() if p is not None and p.model.model_id == trained_on]
+        loaded_models = [p for p in self._predictors.values() if p is not None and p.model.model_id == made_from]
         base = loaded_models[0] if loaded_models else self._base_predictor()
 
         def load() -> Predictor:
-            return Predictor(load_adapter(base.model, path), cache=base.cache)
+            return Predictor(load_onto(base.model, path), cache=base.cache)
 
-        def loaded(adapted: Predictor) -> None:
-            self._adapter_bases[adapted.model.model_id] = base
-            self._predictors[ADAPTER_KEY + str(path)] = adapted
-            self._use_predictor(adapted)
+        def loaded(derived: Predictor) -> None:
+            self._adapter_bases[derived.model.model_id] = base
+            self._predictors[key + str(path)] = derived
+            self._use_predictor(derived)
 
-        self.queue.run(load, loaded, "Loading the adapter…")
+        self.queue.run(load, loaded, message)
+
+    # ---- pretraining -----------------------------------------------------------------------------------------------
+    def _prepare_pretrain_run(self, data: Sequence[Path]) -> tuple[LoadedModel, Path, bool]:
+        """(base model, run folder, resume) for pretraining on ``data``. The folder is named by a digest of the
+        base model and the data, so pretraining them again resumes a run that was stopped."""
+        if self._predictor is None:
+            raise PromptError("wait for the model to load before pretraining its encoder")
+        if not data:
+            raise PromptError("nothing to pretrain on: open an image, or add a folder of images to the list")
+        model = self._base_predictor().model
+        names = "\n".join([model.model_id, *sorted(str(Path(p).resolve()) for p in data)])
+        run_dir = run_folder(self._recovery_folder / "pretrain", hashlib.sha256(names.encode()).hexdigest()[:12])
+        return model, run_dir, (run_dir / CHECKPOINT).exists()
 
     def _normalization(self, image: Image) -> Normalization:
         return self._normalization_fit(image)()
@@ -569,6 +634,7 @@ class SegmentWidget(SegmentControls):
     def shutdown(self) -> None:
         """Stop background work and write the last autosave (the viewer is closing, or this dock)."""
         self.adapter_panel.shutdown()
+        self.pretrain_panel.shutdown()
         self.queue.close()
         if self.autosaver is not None:
             self.autosaver.close()
@@ -594,12 +660,22 @@ class SegmentWidget(SegmentControls):
 
 
 def _offered_title(name: str) -> str:
-    """The Model list's name of a registry model not loaded yet, or of an adapter file."""
+    """The Model list's name of a registry model not loaded yet, of an adapter file or of a pretrained encoder."""
+    if name.startswith(ENCODER_KEY):
+        path = Path(name.removeprefix(ENCODER_KEY))
+        return f"{get_spec(read_encoder_sidecar(path)['base_model']).title} + pretrained encoder ({path.parent.name})"
     if not name.startswith(ADAPTER_KEY):
         return get_spec(name).title
     path = Path(name.removeprefix(ADAPTER_KEY))
     sidecar = read_sidecar(path)
     return f"{get_spec(sidecar['base_model']).title} + {sidecar['adapter']['kind']} adapter ({path.parent.name})"
+
+
+def _source(image: Image) -> Path:
+    """The file or folder a training subprocess reads ``image`` from: a DICOM series opened by one of its files is
+    read from its folder."""
+    source = image.source
+    return source.parent if source.is_file() and image.metadata.n_files > 1 else source
 
 
 def _time_of(path: Path) -> str:
