@@ -207,3 +207,17 @@ def test_sigterm_stops_a_run_with_a_checkpoint_to_resume(shared_data, tmp_path):
     step = read_pretrain_progress(out).step
     checkpoint = torch.load(out / "checkpoint.pt", weights_only=True)
     assert checkpoint["step"] == step >= 1 and exported_encoder(out) is not None
+
+
+def test_accumulated_micro_batches_make_the_same_step_as_one_batch(ct_planes, tmp_path):
+    """Two micro-batches of one crop draw the same crops and masks as one batch of two, and their averaged
+    gradients give the same update."""
+    whole, accumulated = load_model("litemedsam_clicks", fast=False), load_model("litemedsam_clicks", fast=False)
+    one = dataclasses.replace(QUICK, steps=1, batch_size=2)
+    run(pretrain(whole, ct_planes, tmp_path / "whole", one))
+    run(pretrain(accumulated, ct_planes, tmp_path / "accumulated", dataclasses.replace(one, batch_size=1, accumulate=2)))
+    a, b = whole.segmenter.image_encoder.state_dict(), accumulated.segmenter.image_encoder.state_dict()
+    assert all(torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-7) for k in a)
+    logs = [read_pretrain_progress(tmp_path / name) for name in ("whole", "accumulated")]
+    assert logs[0].l_mim == pytest.approx(logs[1].l_mim, rel=1e-4)
+    assert logs[0].l_feat == pytest.approx(logs[1].l_feat, rel=1e-4)
