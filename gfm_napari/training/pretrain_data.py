@@ -4,8 +4,9 @@ the given paths, normalised the way the model sees them, and random crops of the
 A path is a file (NIfTI, DICOM, GeoTIFF, PNG/JPEG) or a folder: a folder of DICOM files is one series, any other
 folder is searched recursively for image files (and DICOM series folders). Each image is normalised by its
 modality's default (:func:`~gfm_napari.images.fit_normalization`: CT window, MR percentiles, band stretch), cut
-into planes along its axial axis, and kept as uint8 (a 512² slice is 256 KB). Planes that are nearly constant
-(air above a scan, a raster's nodata) are skipped.
+into planes along its axial axis, and kept as uint8 (a 512² slice is 256 KB). A raster too large to hold (read by
+windows) gives 32 random full-resolution windows of 1024² instead. Planes that are nearly constant (air above a
+scan, a raster's nodata) are skipped.
 
 A sample is a random resized crop (area 35–100 %, aspect 3/4–4/3) with a random horizontal flip, resized to the
 model's S×S input and preprocessed as the model expects (per-crop min-max to [0, 1], or ImageNet mean/std).
@@ -25,11 +26,13 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GfmError, ImageReadError
-from ..images import Image, fit_normalization, read_image
+from ..images import Image, Normalization, fit_normalization, read_image
 from ..images.io import full_suffix, looks_like_dicom
+from ..images.windowed import Window, raster_of
 
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".dcm", ".dicom", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 MIN_PLANE_STD = 0.02  # of the normalised [0, 1] plane: below this a plane holds nothing to learn from
+RASTER_TILES, RASTER_TILE = 32, 1024  # random windows read from a raster too large to hold (100 MB as RGB uint8)
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,7 @@ class UnlabelledPlanes:
             except ImageReadError as error:
                 log(f"skipped {item.name}: {error}")
                 continue
-            if image.is_lazy:
-                log(f"skipped {item.name}: rasters read by windows are not used for pretraining yet")
-                continue
-            found = list(normalised_planes(image))
+            found = list(raster_tiles(image, rng=np.random.default_rng(0)) if image.is_lazy else normalised_planes(image))
             planes += found
             sources.append(f"{item} ({len(found)} planes)")
         return cls(planes, sources)
@@ -130,11 +130,33 @@ def normalised_planes(image: Image) -> Iterator[np.ndarray]:
         axis = axial_axis(image)
         planes = (np.take(image.array, i, axis=axis) for i in range(image.array.shape[axis]))
     for plane in planes:
-        values = normalization.apply(plane)
-        if values.ndim == 3:
-            values = values[..., :3] if values.shape[-1] >= 3 else values[..., 0]
-        if float(values.std()) >= MIN_PLANE_STD:
-            yield np.round(values * 255).astype(np.uint8)
+        values = _as_uint8(normalization, plane)
+        if values is not None:
+            yield values
+
+
+def raster_tiles(
+    image: Image, *, rng: np.random.Generator, count: int = RASTER_TILES, side: int = RASTER_TILE
+) -> Iterator[np.ndarray]:
+    """``count`` random full-resolution windows of ``side``² pixels of a raster read by windows (a scene too
+    large to hold), normalised to uint8 by the stretch fitted on its overview; nodata-only windows skipped."""
+    raster = raster_of(image)
+    normalization = fit_normalization(image)
+    rows, cols = raster.shape
+    for _ in range(count):
+        height, width = min(side, rows), min(side, cols)
+        window = Window(int(rng.integers(rows - height + 1)), int(rng.integers(cols - width + 1)), height, width)
+        values = _as_uint8(normalization, raster.read(window))
+        if values is not None:
+            yield values
+
+
+def _as_uint8(normalization: Normalization, plane: np.ndarray) -> np.ndarray | None:
+    """The plane normalised to uint8 (3 bands or one), or None when it is nearly constant."""
+    values = normalization.apply(plane)
+    if values.ndim == 3:
+        values = values[..., :3] if values.shape[-1] >= 3 else values[..., 0]
+    return np.round(values * 255).astype(np.uint8) if float(values.std()) >= MIN_PLANE_STD else None
 
 
 def _random_crop(plane: np.ndarray, rng: np.random.Generator, size: int, crops: CropSettings) -> torch.Tensor:

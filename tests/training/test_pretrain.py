@@ -17,11 +17,12 @@ import pytest
 import torch
 
 from gfm_napari.errors import GfmError, ModelError
+from gfm_napari.images.windowed import RasterFile
 from gfm_napari.jobs import run
 from gfm_napari.models import load_model
 from gfm_napari.models.encoder_files import load_encoder, read_encoder_sidecar, save_encoder
 from gfm_napari.training.pretrain import PretrainConfig, StopRequest, pretrain
-from gfm_napari.training.pretrain_data import UnlabelledPlanes, image_sources
+from gfm_napari.training.pretrain_data import UnlabelledPlanes, image_sources, raster_tiles
 from gfm_napari.training.pretrain_model import (
     FrozenTeacher,
     MaskedStudent,
@@ -221,3 +222,10 @@ def test_accumulated_micro_batches_make_the_same_step_as_one_batch(ct_planes, tm
     logs = [read_pretrain_progress(tmp_path / name) for name in ("whole", "accumulated")]
     assert logs[0].l_mim == pytest.approx(logs[1].l_mim, rel=1e-4)
     assert logs[0].l_feat == pytest.approx(logs[1].l_feat, rel=1e-4)
+
+
+def test_a_raster_read_by_windows_gives_random_full_resolution_tiles(shared_data):
+    lazy = RasterFile.open(shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif").image()
+    tiles = list(raster_tiles(lazy, rng=np.random.default_rng(0), count=4, side=256))
+    assert len(tiles) == 4 and all(t.shape == (256, 256) and t.dtype == np.uint8 for t in tiles)
+    assert len({t.tobytes() for t in tiles}) == 4  # four different windows of the 900 px scene
