@@ -81,6 +81,8 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.accumulate < 1:
             raise GfmError("steps, batch size and accumulation must be at least 1")
+        if self.mask_patch < 1:
+            raise GfmError(f"the mask patch is a side in pixels (at least 1), got {self.mask_patch}")
         if not 0 < self.mask_ratio < 1:
             raise GfmError(f"the mask ratio must be between 0 and 1, got {self.mask_ratio}")
         if self.mim_weight < 0 or self.feat_weight < 0 or self.mim_weight + self.feat_weight == 0:
@@ -187,6 +189,9 @@ def pretrain(
     from ``out_dir``'s checkpoint; without it, a folder that holds one is refused (nothing is overwritten).
     """
     check_run_folder(out_dir, resume=resume)
+    if config.mask_patch > model.segmenter.input_size:
+        raise GfmError(f"the mask patch ({config.mask_patch} px) is larger than the model's input "
+                       f"({model.segmenter.input_size} px)")
     checkpoint_path = out_dir / CHECKPOINT
     torch.manual_seed(config.seed)  # the heads and the mask token start the same in every process and run
     device = dist.device(model.device)

@@ -79,6 +79,13 @@ def test_planes_are_read_from_every_format_and_sampled_as_model_input(shared_dat
     assert batch.amin(dim=(1, 2, 3)).tolist() == [0, 0, 0] and batch.amax(dim=(1, 2, 3)).tolist() == [1, 1, 1]
 
 
+@pytest.mark.parametrize("settings", [{"mask_patch": 0}, {"mask_ratio": 1.0}, {"mim_weight": 0, "feat_weight": 0},
+                                      {"teacher": "timm:resnet18"}, {"steps": 0}])
+def test_settings_that_cannot_work_are_refused(settings):
+    with pytest.raises(GfmError):
+        PretrainConfig(**settings)
+
+
 def test_no_images_is_a_clear_error(tmp_path):
     with pytest.raises(GfmError, match="no image planes"):
         UnlabelledPlanes.from_paths([tmp_path])
