@@ -500,7 +500,14 @@ def _pretrain(args: argparse.Namespace) -> int:
     from .training.pretrain_data import UnlabelledPlanes
 
     check_run_folder(args.out, resume=args.resume)  # before minutes of reading images
+    dist = Distributed.from_environment()
+    say = print if dist.is_main else (lambda *a, **k: None)
+    if args.resume:
+        from .training.runs import read_pretrain_progress
 
+        last = read_pretrain_progress(args.out)
+        losses = f": L_MIM {last.l_mim[-1]:.4f}, L_feat {last.l_feat[-1]:.4f}" if last.steps else ""
+        say(f"resuming {args.out} after step {last.step} of {args.steps}{losses}", flush=True)
     config = PretrainConfig(
         steps=args.steps, batch_size=args.batch_size, accumulate=args.accumulate, lr=args.lr, warmup=args.warmup,
         mask_patch=args.mask_patch, mask_ratio=args.mask_ratio, mim_weight=args.mim_weight,
@@ -508,8 +515,6 @@ def _pretrain(args: argparse.Namespace) -> int:
         teacher_weights=None if args.teacher_weights is None else str(args.teacher_weights),
         checkpoint_every=args.checkpoint_every, seed=args.seed,
     )
-    dist = Distributed.from_environment()
-    say = print if dist.is_main else (lambda *a, **k: None)
     data = UnlabelledPlanes.from_paths(args.data, log=say)
     say(f"{len(data)} planes from {len(data.sources)} images; {dist.world_size} process(es)", flush=True)
     model = _load(args, fast=False)

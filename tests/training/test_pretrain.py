@@ -215,6 +215,13 @@ def test_sigterm_stops_a_run_with_a_checkpoint_to_resume(shared_data, tmp_path):
     step = read_pretrain_progress(out).step
     checkpoint = torch.load(out / "checkpoint.pt", weights_only=True)
     assert checkpoint["step"] == step >= 1 and exported_encoder(out) is not None
+    resumed = subprocess.run(  # the CLI reads the run's log back: where it stopped, with what losses
+        _command("--data", str(shared_data / "ct_totalseg" / "example_ct_sm.nii.gz"), "--out", str(out),
+                 "--steps", str(step), "--batch-size", "1", "--device", "cpu", "--resume"),
+        capture_output=True, text=True, timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming {out} after step {step} of {step}: L_MIM " in resumed.stdout
 
 
 def test_accumulated_micro_batches_make_the_same_step_as_one_batch(ct_planes, tmp_path):
