@@ -114,15 +114,7 @@ class Predictor:
         tensor = F.interpolate(
             tensor[None], size=resize.resized_shape, mode="bilinear", align_corners=False, antialias=True
         )
-        if spec.preprocessing == "minmax":
-            low, high = tensor.amin(), tensor.amax()
-            tensor = (tensor - low) / torch.clamp(high - low, min=1e-8)
-        elif spec.preprocessing == "imagenet":
-            mean = torch.tensor(spec.pixel_mean).view(1, 3, 1, 1)
-            std = torch.tensor(spec.pixel_std).view(1, 3, 1, 1)
-            tensor = (tensor * 255.0 - mean) / std
-        else:
-            raise ValueError(f"unknown preprocessing {spec.preprocessing!r}")
+        tensor = spec.scale_input(tensor)
         rows, cols = resize.resized_shape
         return F.pad(tensor, (0, spec.input_size - cols, 0, spec.input_size - rows))
 

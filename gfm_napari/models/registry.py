@@ -59,6 +59,29 @@ class ModelSpec:
     pixel_std: tuple[float, float, float] | None = None
     embedding_size: int = 64
 
+    def scale_input(self, images: torch.Tensor) -> torch.Tensor:
+        """Images [B, 3, H, W] with values in [0, 1] → the model's input scale: each image min-max scaled to
+        [0, 1] (``"minmax"``), or taken to 0-255 and normalised by the pixel mean and std (``"imagenet"``)."""
+        if self.preprocessing == "minmax":
+            low = images.amin(dim=(1, 2, 3), keepdim=True)
+            high = images.amax(dim=(1, 2, 3), keepdim=True)
+            return (images - low) / torch.clamp(high - low, min=1e-8)
+        if self.preprocessing == "imagenet":
+            mean, std = self._pixel_statistics(images.device)
+            return (images * 255.0 - mean) / std
+        raise ValueError(f"unknown preprocessing {self.preprocessing!r}")
+
+    def input_to_unit(self, images: torch.Tensor) -> torch.Tensor:
+        """Model input back to values in [0, 1] (min-max inputs already are): for a teacher that scales its own."""
+        if self.preprocessing != "imagenet":
+            return images
+        mean, std = self._pixel_statistics(images.device)
+        return (images * std + mean) / 255.0
+
+    def _pixel_statistics(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = torch.tensor(self.pixel_mean, device=device).view(1, 3, 1, 1)
+        return mean, torch.tensor(self.pixel_std, device=device).view(1, 3, 1, 1)
+
     def describe_preprocessing(self) -> str:
         """Stable one-line description of the preprocessing, for cache keys."""
         text = f"{self.preprocessing};size={self.input_size};pad=bottom-right:0"

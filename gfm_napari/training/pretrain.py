@@ -201,7 +201,7 @@ def pretrain(
     freeze_stem(encoder)
     teacher = _teacher(config, encoder, model).to(device) if config.feat_weight > 0 else None
     student = MaskedStudent(
-        encoder, input_size=segmenter.input_size, stage=config.stage,
+        encoder, stride=segmenter.input_size // segmenter.embedding_size[0], stage=config.stage,
         teacher_channels=None if teacher is None else teacher.channels, reconstruct=config.mim_weight > 0,
     ).to(device).train()
     optimizer = torch.optim.AdamW(_parameter_groups(student, config.weight_decay), lr=config.lr)
@@ -216,7 +216,6 @@ def pretrain(
         from torch.nn.parallel import DistributedDataParallel
 
         trained = DistributedDataParallel(student, device_ids=[device.index] if device.type == "cuda" else None)
-    spec = model.spec
     grid = segmenter.input_size // config.mask_patch
     on_gpu = device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if on_gpu else contextlib.nullcontext
@@ -234,8 +233,7 @@ def pretrain(
             started = time.perf_counter()
             terms = torch.zeros(2, device=device)
             for micro in range(config.accumulate):
-                images = data.sample(rng, config.batch_size, segmenter.input_size, preprocessing=spec.preprocessing,
-                                     pixel_mean=spec.pixel_mean, pixel_std=spec.pixel_std).to(device)
+                images = data.sample(rng, config.batch_size, model.spec).to(device)
                 masks = random_masks(None, config.batch_size, grid, config.mask_ratio).to(device)
                 sync = micro == config.accumulate - 1 or dist.world_size == 1
                 with (contextlib.nullcontext() if sync else trained.no_sync()), autocast():
@@ -300,16 +298,8 @@ def check_run_folder(out_dir: Path, *, resume: bool) -> None:
 def _teacher(config: PretrainConfig, encoder: nn.Module, model: LoadedModel) -> nn.Module:
     if config.teacher is None:
         return FrozenTeacher(encoder, config.stage)
-    spec = model.spec
-
-    def to_unit(images: torch.Tensor) -> torch.Tensor:
-        if spec.preprocessing == "minmax":
-            return images
-        mean = torch.tensor(spec.pixel_mean, device=images.device).view(1, 3, 1, 1)
-        std = torch.tensor(spec.pixel_std, device=images.device).view(1, 3, 1, 1)
-        return (images * std + mean) / 255.0
-
-    return TimmTeacher(config.teacher.removeprefix("timm:"), Path(config.teacher_weights), config.stage, to_unit)
+    return TimmTeacher(config.teacher.removeprefix("timm:"), Path(config.teacher_weights), config.stage,
+                       model.spec.input_to_unit)
 
 
 def _parameter_groups(student: MaskedStudent, weight_decay: float) -> list[dict]:

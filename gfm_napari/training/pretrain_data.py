@@ -29,6 +29,7 @@ from ..errors import GfmError, ImageReadError
 from ..images import Image, Normalization, fit_normalization, read_image
 from ..images.io import full_suffix, looks_like_dicom
 from ..images.windowed import Window, raster_of
+from ..models import ModelSpec
 
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".dcm", ".dicom", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 MIN_PLANE_STD = 0.02  # of the normalised [0, 1] plane: below this a plane holds nothing to learn from
@@ -79,24 +80,15 @@ class UnlabelledPlanes:
         return h.hexdigest()
 
     def sample(
-        self, rng: np.random.Generator, batch: int, size: int, *, preprocessing: str = "minmax",
-        pixel_mean: Sequence[float] | None = None, pixel_std: Sequence[float] | None = None,
-        crops: CropSettings = CropSettings(),
+        self, rng: np.random.Generator, batch: int, spec: ModelSpec, *, crops: CropSettings = CropSettings()
     ) -> torch.Tensor:
-        """``batch`` random crops as model input [batch, 3, size, size] float32."""
+        """``batch`` random crops as ``spec``'s model input [batch, 3, S, S] float32."""
+        size = spec.input_size
         out = torch.empty(batch, 3, size, size)
         for i in range(batch):
             plane = self.planes[int(rng.integers(len(self.planes)))]
             out[i] = _random_crop(plane, rng, size, crops)
-        if preprocessing == "minmax":
-            low = out.amin(dim=(1, 2, 3), keepdim=True)
-            high = out.amax(dim=(1, 2, 3), keepdim=True)
-            return (out - low) / torch.clamp(high - low, min=1e-8)
-        if preprocessing == "imagenet":
-            mean = torch.tensor(pixel_mean).view(1, 3, 1, 1)
-            std = torch.tensor(pixel_std).view(1, 3, 1, 1)
-            return (out * 255.0 - mean) / std
-        raise ValueError(f"unknown preprocessing {preprocessing!r}")
+        return spec.scale_input(out)
 
 
 def image_sources(paths: Sequence[Path]) -> list[Path]:

@@ -118,14 +118,14 @@ class MaskedStudent(nn.Module):
 
     Args:
         encoder: the image encoder to pretrain (trained in place).
-        input_size: S of the [B, 3, S, S] input.
+        stride: input pixels per image-embedding position (the segmenter's ``input_size / embedding_size``).
         stage: where L_feat reads the student (see the module docstring).
         teacher_channels: channels of the teacher's feature; None without feature distillation.
         reconstruct: False without MIM (no reconstruction head).
     """
 
     def __init__(
-        self, encoder: nn.Module, *, input_size: int, stage: str, teacher_channels: int | None, reconstruct: bool = True
+        self, encoder: nn.Module, *, stride: int, stage: str, teacher_channels: int | None, reconstruct: bool = True
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -133,10 +133,6 @@ class MaskedStudent(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(_stem_channels(encoder)))
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         embedding_channels = stage_channels(encoder, NECK)
-        with torch.no_grad():
-            image = torch.zeros(1, 3, input_size, input_size, device=next(encoder.parameters()).device)
-            probe = encoder_trunk(encoder.eval(), encoder_stem(encoder, image), NECK)[1]
-        stride = input_size // probe.shape[-1]
         self.reconstruction = (
             nn.Sequential(nn.Conv2d(embedding_channels, 3 * stride * stride, 1), nn.PixelShuffle(stride))
             if reconstruct else None

@@ -19,7 +19,7 @@ import torch
 from gfm_napari.errors import GfmError, ModelError
 from gfm_napari.images.windowed import RasterFile
 from gfm_napari.jobs import run
-from gfm_napari.models import load_model
+from gfm_napari.models import get_spec, load_model
 from gfm_napari.models.encoder_files import load_encoder, read_encoder_sidecar, save_encoder
 from gfm_napari.training.pretrain import PretrainConfig, StopRequest, pretrain
 from gfm_napari.training.pretrain_data import UnlabelledPlanes, image_sources, raster_tiles
@@ -34,6 +34,7 @@ from gfm_napari.training.pretrain_model import (
 )
 from gfm_napari.training.runs import exported_encoder, read_pretrain_progress
 
+SPEC = get_spec("litemedsam_clicks")
 QUICK = PretrainConfig(steps=2, batch_size=1, lr=1e-5, warmup=1, checkpoint_every=1)
 
 
@@ -74,7 +75,7 @@ def test_planes_are_read_from_every_format_and_sampled_as_model_input(shared_dat
     ])
     assert len(planes) == 22  # 20 CT slices, a panchromatic tile, an RGB scene
     assert planes.planes[-1].shape == (718, 791, 3) and planes.planes[-1].dtype == np.uint8
-    batch = planes.sample(np.random.default_rng(0), 3, 256)
+    batch = planes.sample(np.random.default_rng(0), 3, SPEC)
     assert batch.shape == (3, 3, 256, 256)
     assert batch.amin(dim=(1, 2, 3)).tolist() == [0, 0, 0] and batch.amax(dim=(1, 2, 3)).tolist() == [1, 1, 1]
 
@@ -95,8 +96,10 @@ def test_an_untrained_student_on_an_unmasked_image_matches_its_teacher(litemedsa
     student_encoder = copy.deepcopy(litemedsam_clicks_plain.segmenter.image_encoder)
     freeze_stem(student_encoder)
     teacher = FrozenTeacher(student_encoder, "neck")
-    student = MaskedStudent(student_encoder, input_size=256, stage="neck", teacher_channels=teacher.channels)
-    images = ct_planes.sample(np.random.default_rng(1), 2, 256)
+    segmenter = litemedsam_clicks_plain.segmenter
+    stride = segmenter.input_size // segmenter.embedding_size[0]
+    student = MaskedStudent(student_encoder, stride=stride, stage="neck", teacher_channels=teacher.channels)
+    images = ct_planes.sample(np.random.default_rng(1), 2, SPEC)
     with torch.no_grad():
         stem = encoder_stem(student_encoder, images)
         reconstruction, projected = student(stem, torch.zeros(2, 8, 8, dtype=torch.bool))
@@ -135,7 +138,7 @@ def test_a_run_logs_both_losses_and_exports_an_encoder_that_loads(pretrained_run
     assert sidecar["pretraining"]["mask_ratio"] == 0.6 and (pretrained_run / "done").exists()
     pretrained = load_encoder(litemedsam_clicks, encoder)
     assert pretrained.model_id.startswith(litemedsam_clicks.model_id + "+encoder-")
-    images = ct_planes.sample(np.random.default_rng(2), 1, 256)
+    images = ct_planes.sample(np.random.default_rng(2), 1, SPEC)
     with torch.no_grad():
         base, new = litemedsam_clicks.segmenter.encode(images), pretrained.segmenter.encode(images)
     assert not torch.equal(base, new)  # trained, yet close to the base: the decoder still reads it
@@ -152,7 +155,7 @@ def test_an_encoder_from_another_base_model_is_refused(litemedsam_clicks, liteme
 def test_an_encoder_file_round_trips_bit_for_bit(litemedsam_clicks, tmp_path, ct_planes):
     path, _ = save_encoder(litemedsam_clicks, litemedsam_clicks.segmenter.image_encoder.state_dict(), tmp_path / "e")
     same = load_encoder(litemedsam_clicks, path)
-    images = ct_planes.sample(np.random.default_rng(3), 1, 256)
+    images = ct_planes.sample(np.random.default_rng(3), 1, SPEC)
     with torch.no_grad():
         assert torch.equal(same.segmenter.encode(images), litemedsam_clicks.segmenter.encode(images))
 
