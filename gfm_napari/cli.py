@@ -166,7 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--feat-weight", type=float, default=1.0, help="0: masked image modelling alone")
     pretrain.add_argument("--stage", default="neck",
                           help="where the feature loss compares student and teacher: neck (the image embedding) or "
-                          "a stage index (TinyViT 0-3, ViT block, timm feature index)")
+                          "a stage index (TinyViT 1-3, ViT block, timm feature index)")
     pretrain.add_argument("--teacher", metavar="timm:NAME",
                           help="a timm model as teacher (default: a frozen copy of the encoder)")
     pretrain.add_argument("--teacher-weights", type=Path, help="the timm teacher's local weight file")

@@ -45,14 +45,10 @@ def adapter_command(
     model: LoadedModel, image: Path, labels: Path, run_dir: Path, *, kind: str, steps: int
 ) -> list[str]:
     """argv of ``gfm-napari train-adapter`` for ``model``'s weights, exporting to ``run_dir``/adapter."""
-    command = [
-        sys.executable, "-m", "gfm_napari", "train-adapter", "--preset", "adapter", "--model", model.spec.name,
-        "--image", str(image), "--label", str(labels), "--kind", kind, "--steps", str(steps),
-        "--out", str(run_dir), "--export", str(run_dir / ADAPTER_NAME), "--device", model.device.type,
-    ]
-    if model.spec.needs_checkpoint:
-        command += ["--checkpoint", str(model.weights_path)]
-    return command
+    return _gfm_napari(
+        model, "train-adapter", "--preset", "adapter", "--image", str(image), "--label", str(labels), "--kind", kind,
+        "--steps", str(steps), "--out", str(run_dir), "--export", str(run_dir / ADAPTER_NAME),
+    )
 
 
 @dataclass
@@ -74,14 +70,17 @@ def pretrain_command(
 ) -> list[str]:
     """argv of ``gfm-napari pretrain`` for ``model``'s weights on ``data`` (files or folders) into ``run_dir``;
     ``resume`` continues the run ``run_dir`` holds."""
-    command = [
-        sys.executable, "-m", "gfm_napari", "pretrain", "--model", model.spec.name, "--data", *map(str, data),
-        "--out", str(run_dir), "--steps", str(steps), "--nproc", str(nproc), "--batch-size", str(batch_size),
-        "--device", model.device.type,
-    ]
-    if model.spec.needs_checkpoint:
-        command += ["--checkpoint", str(model.weights_path)]
-    return command + (["--resume"] if resume else [])
+    return _gfm_napari(
+        model, "pretrain", "--data", *map(str, data), "--out", str(run_dir), "--steps", str(steps),
+        "--nproc", str(nproc), "--batch-size", str(batch_size), *(["--resume"] if resume else []),
+    )
+
+
+def _gfm_napari(model: LoadedModel, command: str, *options: str) -> list[str]:
+    """argv of ``python -m gfm_napari COMMAND OPTIONS`` run with ``model``'s weights on its device."""
+    argv = [sys.executable, "-m", "gfm_napari", command, *options, "--model", model.spec.name,
+            "--device", model.device.type]
+    return argv + (["--checkpoint", str(model.weights_path)] if model.spec.needs_checkpoint else [])
 
 
 def read_pretrain_progress(run_dir: Path, total: int = 0) -> PretrainProgress:
