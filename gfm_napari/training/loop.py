@@ -57,7 +57,9 @@ def train_loop(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr,
     )
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, config))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, config.warmup, config.steps)
+    )
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     state = {"step": 0, "best_score": -math.inf, "best_step": None}
@@ -94,10 +96,12 @@ def train_loop(
     return {**state, "config": asdict(config), "out_dir": str(out_dir)}
 
 
-def _lr_factor(step: int, config: LoopConfig) -> float:
-    if step < config.warmup:
-        return (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+def warmup_cosine(step: int, warmup: int, steps: int) -> float:
+    """The learning-rate factor at ``step``: linear warmup over ``warmup`` steps, then cosine decay to 0 at
+    ``steps``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import time
@@ -38,7 +37,7 @@ from ..images.atomic import atomic_path, atomic_write_text
 from ..jobs import Job, Progress
 from ..models import LoadedModel
 from ..models.encoder_files import save_encoder
-from .loop import LOG
+from .loop import LOG, warmup_cosine
 from .pretrain_data import UnlabelledPlanes
 from .pretrain_model import (
     FrozenTeacher,
@@ -205,7 +204,9 @@ def pretrain(
         teacher_channels=None if teacher is None else teacher.channels, reconstruct=config.mim_weight > 0,
     ).to(device).train()
     optimizer = torch.optim.AdamW(_parameter_groups(student, config.weight_decay), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, config))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, config.warmup, config.steps)
+    )
     rng = np.random.default_rng([config.seed, dist.rank])  # crops: each process its own stream
     torch.manual_seed(config.seed * 1000 + dist.rank)  # masks: likewise
     step = 0
@@ -313,13 +314,6 @@ def _parameter_groups(student: MaskedStudent, weight_decay: float) -> list[dict]
             key in name for key in ("attention_biases", "pos_embed", "rel_pos"))
         (no_decay if exempt else decay).append(parameter)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def _lr_factor(step: int, config: PretrainConfig) -> float:
-    if step < config.warmup:
-        return (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def _rng_state(rng: np.random.Generator) -> dict:
