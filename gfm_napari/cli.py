@@ -140,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
     clicks.add_argument("--data", type=Path, help="root folder the recipe's paths are relative to")
     clicks.add_argument("--recipe", type=Path, help="data recipe JSON (default: the preset's own)")
     clicks.add_argument("--no-distill", action="store_true", help="real labels only, no self-distillation")
+    clicks.add_argument("--mix", type=_click_mix, default=None, metavar="KEY=VALUE,...",
+                        help="prompt sequences, e.g. single_click=0.25,click_corrections=0.45,box_only=0.15,"
+                        "max_corrections=10,feed_logits=0.8 (unnamed keys keep their defaults: 0.4, 0.2, 0.2, 5, 0.5)")
     _model_options(train, default=None)
     train.set_defaults(command=_train)
 
@@ -283,6 +286,29 @@ def _slice_range(text: str) -> range:
     return range(start, stop)
 
 
+def _click_mix(text: str):
+    """``KEY=VALUE,...`` → a ClickMix (the clicks preset's prompt sequences); unnamed keys keep their defaults."""
+    import dataclasses
+
+    from .training.clicks import ClickMix
+
+    fields = {f.name: f.type for f in dataclasses.fields(ClickMix)}
+    values: dict = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key not in fields:
+            raise argparse.ArgumentTypeError(f"unknown mix key {key!r}; keys: {', '.join(fields)}")
+        try:
+            values[key] = int(value) if fields[key] in (int, "int") else float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{key} needs a number, got {value!r}") from None
+    try:
+        return ClickMix(**values)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 # ---- commands -------------------------------------------------------------------------------------
 def _load(args: argparse.Namespace, *, fast: bool = True):
     from .models import DEFAULT_MODEL, load_model
@@ -423,6 +449,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from .jobs import run
     from .training.loop import LoopConfig
+    from .training.clicks import ClickMix
     from .training.run_clicks import ClickRun, export_clicks, train_clicks
 
     if args.data is None:
@@ -430,7 +457,7 @@ def _train(args: argparse.Namespace) -> int:
     recipe = args.recipe or Path(str(files("gfm_napari") / "resources" / "presets" / f"{args.preset}.json"))
     loop = LoopConfig(steps=args.steps or 1500, lr=args.lr or 2e-4, seed=args.seed, val_every=args.val_every or 150)
     settings = ClickRun(recipe, args.data, args.out, batch_size=args.batch_size or 8, distill=not args.no_distill,
-                        loop=loop)
+                        loop=loop, mix=args.mix or ClickMix())
     args.model = args.model or "litemedsam"
     model = _load(args, fast=False)  # the modules as in the checkpoint: the documented runs retrace exactly
     result = run(train_clicks(model, settings), lambda p: print(f"step {p.done}/{p.total} {p.message}", flush=True))

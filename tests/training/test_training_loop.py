@@ -1,8 +1,10 @@
 """The clicks preset trains only the prompt path, improves on real data, and resumes exactly."""
 
 import numpy as np
+import pytest
 import torch
 
+from gfm_napari.cli import _parser
 from gfm_napari.jobs import run
 from gfm_napari.training.clicks import ClickMix, click_step, trainable_parameters, validate_clicks
 from gfm_napari.training.loop import BEST, CHECKPOINT, LOG, LoopConfig, train_loop
@@ -46,6 +48,16 @@ def test_a_cancelled_run_resumes_to_the_same_weights(litemedsam, ct_objects, tmp
 
 def test_validation_reports_click_and_box_dice_per_domain(litemedsam, ct_objects):
     report = validate_clicks(litemedsam.segmenter, ct_objects[:3])
-    assert {"CT/click1", "CT/click3", "CT/box", "click1", "click3", "box", "score"} <= set(report)
+    assert {"CT/click1", "CT/click3", "CT/click5", "CT/box", "click1", "click3", "click5", "box", "score"} <= set(report)
     assert report["box"] > report["click1"]  # the base model is box-trained: a lone click gives ~nothing
     assert np.isclose(report["score"], (report["click1"] + report["click3"] + report["box"]) / 3, atol=1e-3)
+
+
+def test_the_click_mix_is_set_from_the_command_line_and_refused_when_it_cannot_work():
+    parser = _parser()
+    args = parser.parse_args(["train-adapter", "--preset", "clicks", "--out", "run",
+                              "--mix", "single_click=0.25,click_corrections=0.45,max_corrections=10"])
+    assert args.mix == ClickMix(single_click=0.25, click_corrections=0.45, box_only=0.2, max_corrections=10)
+    for bad in ("sharpness=1", "max_corrections=many", "single_click=0.9,box_only=0.5", "max_corrections=0"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["train-adapter", "--preset", "clicks", "--out", "run", "--mix", bad])
