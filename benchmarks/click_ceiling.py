@@ -53,13 +53,13 @@ def main() -> None:
     model = load_model(DEFAULT_MODEL)
     selection = Selection(label_ids=LABELS, max_slices=8)
     setting = prepare(image, read_image(series / "example_seg_dicom.nii.gz"), model, selection)
+    low_res = 4 * model.segmenter.embedding_size[0]  # SAM's decoder upsamples its embedding 4x
     report = {}
     for label_id, objects in setting.objects(selection):
         rows = []
         for index, truth in objects:
             embedding = setting.predictor.embed(image, setting.axis, index, normalization=setting.normalization)
             boxed = setting.predictor.predict_prompts(embedding, Prompts(box=box_from_mask(truth))).mask
-            low_res = 4 * model.segmenter.embedding_size[0]  # SAM's decoder upsamples its embedding 4x
             rows.append([iou(grid_round_trip(truth, low_res), truth), iou(box_smoothed(truth, 5), truth), iou(boxed, truth)])
         means = np.mean(rows, axis=0).round(3).tolist()
         report[setting.names.get(label_id, str(label_id))] = dict(zip(("grid_256", "smooth_5px", "tight_box"), means))

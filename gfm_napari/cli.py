@@ -292,15 +292,15 @@ def _click_mix(text: str):
 
     from .training.clicks import ClickMix
 
-    fields = {f.name: f.type for f in dataclasses.fields(ClickMix)}
+    defaults = dataclasses.asdict(ClickMix())
     values: dict = {}
     for item in text.split(","):
         key, _, value = item.partition("=")
         key = key.strip()
-        if key not in fields:
-            raise argparse.ArgumentTypeError(f"unknown mix key {key!r}; keys: {', '.join(fields)}")
+        if key not in defaults:
+            raise argparse.ArgumentTypeError(f"unknown mix key {key!r}; keys: {', '.join(defaults)}")
         try:
-            values[key] = int(value) if fields[key] in (int, "int") else float(value)
+            values[key] = type(defaults[key])(value)  # int for max_corrections, float for the shares
         except ValueError:
             raise argparse.ArgumentTypeError(f"{key} needs a number, got {value!r}") from None
     try:
