@@ -157,6 +157,14 @@ def _target_name(target: float) -> str:
     return f"{100 * target:.4g}"
 
 
+def object_summary(trace: ClickTrace | Sequence[float], targets: Sequence[float] = DEFAULT_TARGETS) -> dict:
+    """One object's NoC per target and best IoU within the trace: which objects hold a mean NoC up."""
+    ious = list(trace.ious) if isinstance(trace, ClickTrace) else list(trace)
+    summary: dict = {f"NoC@{_target_name(target)}": noc(ious, target) for target in targets}
+    summary["best_iou"] = round(float(max(ious)), 4)
+    return summary
+
+
 def summarise(
     traces: Sequence[ClickTrace | Sequence[float]], targets: Sequence[float] = DEFAULT_TARGETS
 ) -> dict:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gfm_napari.engine.prompts import Prompts, box_from_mask
-from gfm_napari.evaluation.clicker import ClickTrace, iou, next_click, noc, simulate, summarise
+from gfm_napari.evaluation.clicker import ClickTrace, iou, next_click, noc, object_summary, simulate, summarise
 from gfm_napari.images import fit_normalization
 
 
@@ -88,6 +88,11 @@ def test_summarise_gives_mean_noc_failures_and_miou_at_k():
         "mIoU@k": [0.5033, 0.71, 0.79, 0.83, 0.9],
     }
     assert json.loads(json.dumps(summary)) == summary
+
+
+def test_object_summary_gives_one_objects_noc_per_target_and_best_iou():
+    trace = ClickTrace((0.5, 0.82, 0.86, 0.84, 0.88), ((1, 1, 1),) * 5, "click")
+    assert object_summary(trace) == {"NoC@80": 2, "NoC@85": 3, "NoC@90": 5, "best_iou": 0.88}
 
 
 # ---- simulate with a stub predictor (no model) -------------------------------------------------------

@@ -28,6 +28,10 @@ def test_simulated_clicks_report_noc_failures_and_miou_per_click(shared_data, tm
     assert overall["objects"] == 4 and len(overall["mIoU@k"]) == 3
     assert {"NoC@85", "NoC@90", "failures@85"} <= set(overall)
     assert overall["mIoU@k"][0] >= 0.7  # a box on liver / spleen
+    liver = report["structures"]["liver"]
+    columns = {"plane", "pixels", "NoC@80", "NoC@85", "NoC@90", "best_iou"}
+    assert [set(row) for row in liver["per_object"]] == [columns, columns]
+    assert all(row["pixels"] > 0 and 1 <= row["NoC@85"] <= 3 for row in liver["per_object"])
 
 
 def test_simulated_clicks_write_an_iou_vs_clicks_plot_beside_the_report(shared_data, tmp_path, capsys):
