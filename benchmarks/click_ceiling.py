@@ -133,9 +133,10 @@ def main() -> None:
         rows, costliest = [], None
         for index, truth in objects:
             plane = take_plane(image, setting.axis, index)
+            plane01 = setting.normalization.apply(plane)
             embedding = setting.predictor.embed(image, setting.axis, index, normalization=setting.normalization)
             boxed = setting.predictor.predict_prompts(embedding, Prompts(box=box_from_mask(truth))).mask
-            zoomed = zoomed_tight_box(setting.predictor, setting.normalization.apply(plane), truth)
+            zoomed = zoomed_tight_box(setting.predictor, plane01, truth)
             steps = outline_steps(plane, truth, setting.normalization)
             values = {
                 "grid_256": iou(grid_round_trip(truth, low_res), truth),
@@ -149,7 +150,7 @@ def main() -> None:
             rows.append({"plane": index, **{name: round(value, 3) for name, value in values.items()}})
             cost = (values["NoC@85"], -values["tight_box"])
             if costliest is None or cost > costliest[0]:
-                costliest = (cost, rows[-1], setting.normalization.apply(plane), truth, boxed)
+                costliest = (cost, rows[-1], plane01, truth, boxed)
         name = setting.names.get(label_id, str(label_id))
         means = {column: round(float(np.mean([row[column] for row in rows])), 3) for column in values}
         report[name] = {**means, "per_object": rows}
