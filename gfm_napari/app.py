@@ -4,15 +4,20 @@ and the Segment dock."""
 from __future__ import annotations
 
 import contextlib
+import sys
+
+READY = "gfm-napari: ready"  # the line on stderr once the dock can answer clicks (the launch smoke test waits for it)
 
 
 def launch() -> int:
-    import napari
+    from . import ui  # noqa: F401  (first: importing the ui package keeps triton out of the viewer's process)
 
+    import napari
     from napari.qt.threading import WorkerBase
 
     viewer = napari.Viewer(title="gfm-napari")
-    open_sample_with_dock(viewer)
+    widget = open_sample_with_dock(viewer)
+    announce_when_ready(widget)
     napari.run()
     with contextlib.suppress(RuntimeError):  # a worker still running after 10 s is left to the exiting process
         WorkerBase.await_workers(10_000)  # let a slice being encoded finish before the interpreter goes away
@@ -25,6 +30,18 @@ def open_sample_with_dock(viewer):
     _, widget = viewer.window.add_plugin_dock_widget("gfm-napari", "Segment")
     show_axial(viewer)
     return widget
+
+
+def announce_when_ready(widget) -> None:
+    """Print :data:`READY` once on stderr when the dock has its model and a session on the sample."""
+
+    def check(status: str) -> None:
+        if widget.session is not None and not status:
+            widget.queue.status.disconnect(check)
+            model = widget.session.predictor.model.spec.title
+            print(f"{READY}: {widget.image_layer.name} in the Segment dock ({model})", file=sys.stderr, flush=True)
+
+    widget.queue.status.connect(check)
 
 
 def show_axial(viewer) -> None:
