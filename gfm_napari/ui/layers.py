@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from ..errors import ImageReadError
 from ..images import Image, Normalization, fit_normalization
+from ..images.geometry import Geometry
+from ..images.image import ImageMetadata
 from ..images.windowed import DisplayLevel, raster_of
 
 DEFAULT_CT_WINDOW = (40.0, 400.0)
@@ -91,9 +96,60 @@ def _pyramid_layer_data(image: Image, name: str | None) -> tuple:
     return (data if len(data) > 1 else data[0]), kwargs, "image"
 
 
-def labels_layer_data(labels: np.ndarray, image: Image, name: str) -> tuple:
-    """``(data, kwargs, "labels")`` on the grid of ``image``."""
-    return np.asarray(labels), {"name": name, "metadata": {IMAGE_KEY: image}, **placement(image)}, "labels"
+def labels_layer_data(labels: np.ndarray, image: Image, name: str, where: dict | None = None) -> tuple:
+    """``(data, kwargs, "labels")`` on the grid of ``image`` (placed by ``where``, default :func:`placement`)."""
+    where = placement(image) if where is None else where
+    return np.asarray(labels), {"name": name, "metadata": {IMAGE_KEY: image}, **where}, "labels"
+
+
+def adopt_layer(layer) -> Image:
+    """An image layer gfm-napari did not open (napari's own reader, ``viewer.add_image``, another plugin) as a core
+    Image, when it is a plain in-memory 2D or 3D array (or a 2D RGB(A) one; alpha is dropped).
+
+    Geometry: the layer's scale as spacing, nothing else (place what is drawn on it with :func:`layer_placement`).
+    Modality: "CT" when the values look like Hounsfield units (below -500 and above 200: the dock's CT window
+    applies), else "MR" for a volume and "photo" for a 2D image (both stretched by percentiles).
+
+    Raises:
+        ImageReadError: a multiscale or lazy (dask, zarr) layer, more than 3 dimensions, no numbers, NaN values.
+    """
+    name = layer.name
+    if getattr(layer, "multiscale", False) or not isinstance(layer.data, np.ndarray):
+        raise ImageReadError(f"'{name}' is not an in-memory array: open its file with gfm-napari (File ▸ Open)")
+    array = layer.data
+    rgb = bool(getattr(layer, "rgb", False))
+    spatial = array.ndim - (1 if rgb else 0)
+    if spatial not in (2, 3) or (rgb and spatial != 2):
+        raise ImageReadError(
+            f"'{name}' has shape {array.shape}: gfm-napari segments 2D and 3D images (and 2D colour ones)"
+        )
+    if rgb:
+        array = array[..., :3]
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8)
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise ImageReadError(f"'{name}' holds {array.dtype} values, not numbers gfm-napari can segment")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise ImageReadError(f"'{name}' holds NaN or infinite values")
+    low, high = (float(array.min()), float(array.max())) if not rgb else (0.0, 0.0)
+    modality = "CT" if low <= -500 and high >= 200 else "MR" if spatial == 3 else "photo"
+    path = getattr(getattr(layer, "source", None), "path", None)
+    return Image(
+        array=array,
+        geometry=Geometry(spacing=tuple(abs(float(s)) or 1.0 for s in layer.scale[-spatial:])),
+        modality=modality,
+        source=Path(path) if path else Path(name),
+        channel_axis=2 if rgb else None,
+        metadata=ImageMetadata(format="napari layer", stored_dtype=array.dtype.name),
+    )
+
+
+def layer_placement(layer) -> dict:
+    """Where ``layer`` is in the world, as layer keyword arguments: layers made with them lie exactly on it."""
+    return {
+        "scale": tuple(layer.scale), "translate": tuple(layer.translate), "rotate": np.asarray(layer.rotate),
+        "shear": np.asarray(layer.shear), "affine": np.asarray(layer.affine.affine_matrix),
+    }
 
 
 def object_colormap():

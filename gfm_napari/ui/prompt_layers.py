@@ -37,7 +37,8 @@ class PromptCallbacks:
 
 
 class PromptLayers:
-    """Clicks, boxes and preview layers placed like ``image``; ``axis()`` gives the slice axis being viewed."""
+    """Clicks, boxes and preview layers placed like ``image`` (or by ``where``, layer keyword arguments);
+    ``axis()`` gives the slice axis being viewed."""
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class PromptLayers:
         axis: Callable[[], int | None],
         negative: Callable[[], bool],
         callbacks: PromptCallbacks,
+        where: dict | None = None,
     ) -> None:
         self.viewer = viewer
         self.image = image
@@ -58,7 +60,7 @@ class PromptLayers:
         self._shown: tuple = ()
         self._preview_planes: list[PlaneKey] = []
         self._colour: tuple = ()
-        where = placement(image)
+        where = placement(image) if where is None else where
         size = max(image.spatial_shape) / 25
         ndim = image.spatial_ndim
         self.preview = Labels(

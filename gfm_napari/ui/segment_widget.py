@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from . import models
 from .adapter_panel import AdapterPanel
 from .autosave import (
     Autosaver,
+    clean_recovery_dir,
     image_digest,
     load_recovery,
     recovery_dir,
@@ -44,9 +46,11 @@ from .autosave import (
 )
 from .layers import (
     IMAGE_KEY,
+    adopt_layer,
     band_composite,
     is_multiband,
     labels_layer_data,
+    layer_placement,
     object_colormap,
 )
 from .pretrain_panel import PretrainPanel
@@ -64,14 +68,35 @@ PREFETCH_RADIUS = 8
 UI_PROPAGATION = PropagationSettings(batch_size=1)
 
 
+@dataclass
+class _Parked:
+    """A segmentation put aside when another image was chosen: everything needed to resume it as it was (its
+    prompt layers and labels stay in the viewer, its autosave goes on)."""
+
+    layer: ImageLayer
+    session: SegmentationSession
+    prompt_layers: PromptLayers
+    labels_layer: Labels
+    autosaver: Autosaver
+    digest: str
+    where: dict | None
+    recovered: np.ndarray | None
+    shown_version: int
+
+
 class SegmentWidget(SegmentControls):
     """Interactive segmentation of one image layer at a time.
+
+    Choosing another image in the dock puts the current segmentation aside (its prompt layers, unaccepted prompts,
+    labels, undo history and autosave are kept); choosing its image again resumes it. An image layer gfm-napari
+    did not open is used when it is a plain in-memory 2D or 3D array (:func:`~gfm_napari.ui.layers.adopt_layer`),
+    else refused with a notification and the current segmentation goes on.
 
     Args:
         viewer: the napari viewer.
         load_default: gives the starting model (run in a worker); default: click-trained LiteMedSAM when it loads.
-        recovery_folder: where autosaves go (default: see :func:`~gfm_napari.ui.autosave.recovery_dir`).
-        autosave_interval_s: at most one autosave per this many seconds.
+        recovery_folder: where autosaves go (default: see :func:`~gfm_napari.ui.autosave.recovery_dir`); every
+            accepted change is saved there at once.
     """
 
     def __init__(
@@ -80,7 +105,6 @@ class SegmentWidget(SegmentControls):
         *,
         load_default: Callable[[], Predictor] | None = None,
         recovery_folder: str | Path | None = None,
-        autosave_interval_s: float = 2.0,
         prefetch_radius: int = PREFETCH_RADIUS,
     ) -> None:
         super().__init__()
@@ -95,7 +119,9 @@ class SegmentWidget(SegmentControls):
         self._predictors: dict[str, Predictor] = {}
         self._predictor: Predictor | None = None
         self._recovery_folder = recovery_dir(recovery_folder)
-        self._autosave_interval = autosave_interval_s
+        clean_recovery_dir(self._recovery_folder)
+        self._parked: list[_Parked] = []
+        self._where: dict | None = None  # where the prompt and labels layers go: None = by the image's geometry
         self._recovered: np.ndarray | None = None
         self._waiting: tuple[ImageLayer, Image, tuple[str, Normalization]] | None = None  # read before any model
         self._pending_previews: set = set()
@@ -183,9 +209,8 @@ class SegmentWidget(SegmentControls):
     def propagate(self) -> None:
         """Propagate the current object from the slice on screen through the volume (cancellable)."""
 
-        def apply(session, axis, index, volume):
-            if session is self.session:
-                session.apply_propagation(axis, index, volume)
+        def apply(session, axis, index, volume):  # also into a session put aside meanwhile: nothing is lost
+            session.apply_propagation(axis, index, volume)
 
         self._run_job(lambda s, a, i: s.propagate_job(a, i, UI_PROPAGATION), apply, "Propagating from slice {}…")
 
@@ -207,8 +232,10 @@ class SegmentWidget(SegmentControls):
 
     @property
     def idle(self) -> bool:
-        """Nothing queued, running or waiting to be redrawn."""
-        return self.queue.idle and not self._render_timer.isActive()
+        """Nothing queued, running, waiting to be redrawn or to be autosaved."""
+        savers = [self.autosaver, *(parked.autosaver for parked in self._parked)]
+        return (self.queue.idle and not self._render_timer.isActive()
+                and all(saver.idle for saver in savers if saver is not None))
 
     def current_plane(self) -> tuple[int | None, int | None]:
         """The plane on screen as ``(axis, index)`` in the image's data axes; ``(None, None)`` for 2D images."""
@@ -238,6 +265,15 @@ class SegmentWidget(SegmentControls):
             if ours:
                 self.image_combo.setCurrentIndex(ours[0])
                 self._on_image_chosen(ours[0])
+            else:  # nothing chosen: choosing any image, the first one too, is a change
+                self._select_in_combo(None)
+
+    def _select_in_combo(self, layer: ImageLayer | None) -> None:
+        """Show ``layer`` (None: nothing) as the chosen image without acting on it."""
+        index = next((i for i in range(self.image_combo.count()) if self.image_combo.itemData(i) is layer), -1)
+        self.image_combo.blockSignals(True)
+        self.image_combo.setCurrentIndex(index)
+        self.image_combo.blockSignals(False)
 
     def _on_dims_changed(self, event=None) -> None:
         self._prefetch_timer.start()
@@ -245,21 +281,35 @@ class SegmentWidget(SegmentControls):
     def _on_layer_removed(self, event) -> None:
         if event.value is self.image_layer:
             self._close_session()
+        for parked in [p for p in self._parked if p.layer is event.value]:
+            self._parked.remove(parked)
+            parked.autosaver.close()
+            parked.prompt_layers.remove()
         self._refresh_images()
 
     def _on_image_chosen(self, index: int) -> None:
+        """Segment the chosen image: resume its segmentation if it was put aside, else start one; the current one
+        is put aside. An image that cannot be segmented is a notification, and the current one goes on."""
         layer = self.image_combo.itemData(index)
         if layer is None or layer is self.image_layer:
             return
-        self._close_session()
-        image = layer.metadata.get(IMAGE_KEY)
-        if not isinstance(image, Image):
-            show_error(f"gfm-napari: '{layer.name}' was not opened with gfm-napari; open its file with gfm-napari")
+        parked = next((p for p in self._parked if p.layer is layer), None)
+        image, where = (parked.session.image, parked.where) if parked is not None else (None, None)
+        if parked is None:
+            image = layer.metadata.get(IMAGE_KEY)
+            if not isinstance(image, Image):
+                try:
+                    image, where = adopt_layer(layer), layer_placement(layer)
+                except GfmError as error:
+                    self._select_in_combo(self.image_layer)
+                    self._report(error)
+                    return
+        self._park()
+        self._show_image_controls(image)
+        if parked is not None:
+            self._resume(parked)
             return
-        self.image_layer = layer
-        for spin in (self.window_level, self.window_width):
-            spin.setEnabled(image.modality == "CT")
-        self.show_bands(is_multiband(image))
+        self.image_layer, self._where = layer, where
         if is_multiband(image):
             self.bands.setEditText(default_bands(image.metadata.band_descriptions).text())
         fit = self._normalization_fit(image)  # the dock's settings, read here on the UI thread
@@ -277,16 +327,21 @@ class SegmentWidget(SegmentControls):
         self._waiting = None
         digest, normalization = prepared
         self._digest = digest
-        self.labels_layer = self._output_layer(layer, image)
-        self.session = SegmentationSession(self._predictor, image, normalization, labels=self.labels_layer.data)
+        labels_layer = self.labels_layer = self._output_layer(layer, image)
+        session = self.session = SegmentationSession(
+            self._predictor, image, normalization, labels=self.labels_layer.data
+        )
+        # the prompt layers speak for this session, also while it is put aside
         self.prompt_layers = PromptLayers(
-            self.viewer, image, layer.name, axis=self._slice_axis, negative=self.negative.isChecked,
-            callbacks=PromptCallbacks(self._on_point, self._on_point_removed, self._on_point_moved, self._on_box),
+            self.viewer, image, layer.name, axis=partial(self._slice_axis, session), negative=self.negative.isChecked,
+            callbacks=PromptCallbacks(*(partial(handler, session) for handler in (
+                self._on_point, self._on_point_removed, self._on_point_moved, self._on_box))),
+            where=self._where,
         )
         for prompt_layer in self.prompt_layers.layers:
             self._bind_keys(prompt_layer)
         self.autosaver = Autosaver(
-            recovery_path(self._recovery_folder, digest), lambda: self.labels_layer.data, self._autosave_interval, self
+            recovery_path(self._recovery_folder, digest), lambda: labels_layer.data, self, on_error=self._notify
         )
         self._shown_version = self.session.version
         self._offer_recovery()
@@ -299,7 +354,7 @@ class SegmentWidget(SegmentControls):
             if (isinstance(existing, Labels) and existing.name == name and existing.metadata.get(IMAGE_KEY) is image
                     and existing.data.dtype == np.uint16):
                 return existing
-        data, kwargs, _ = labels_layer_data(image.zeros(np.uint16), image, name)
+        data, kwargs, _ = labels_layer_data(image.zeros(np.uint16), image, name, self._where)
         return self.viewer.add_labels(data, opacity=0.55, colormap=object_colormap(), **kwargs)
 
     def _offer_recovery(self) -> None:
@@ -318,14 +373,46 @@ class SegmentWidget(SegmentControls):
             severity="info", actions=[("Restore", self.restore_recovery)],
         ))
 
+    def _show_image_controls(self, image: Image) -> None:
+        for spin in (self.window_level, self.window_width):
+            spin.setEnabled(image.modality == "CT")
+        self.show_bands(is_multiband(image))
+
+    def _park(self) -> None:
+        """Put the current segmentation aside, with its layers, prompts, labels, history and autosave, to be resumed
+        when its image is chosen again. One still starting (reading the image, waiting for a model) is dropped."""
+        if self.session is not None:
+            self._parked.append(_Parked(
+                self.image_layer, self.session, self.prompt_layers, self.labels_layer, self.autosaver, self._digest,
+                self._where, self._recovered, self._shown_version,
+            ))
+        self.session = self.prompt_layers = self.labels_layer = self.autosaver = self.image_layer = None
+        self._recovered = self._waiting = self._digest = self._where = None
+        self._pending_previews = set()
+        self.restore_button.setVisible(False)
+
+    def _resume(self, parked: _Parked) -> None:
+        """Make a segmentation put aside the current one again, as it was left."""
+        self._parked.remove(parked)
+        self.image_layer, self.session, self.prompt_layers = parked.layer, parked.session, parked.prompt_layers
+        self.labels_layer, self.autosaver, self._digest = parked.labels_layer, parked.autosaver, parked.digest
+        self._where, self._recovered, self._shown_version = parked.where, parked.recovered, parked.shown_version
+        self.restore_button.setVisible(self._recovered is not None)
+        if self._predictor is not None and self.session.predictor is not self._predictor:
+            self.session.set_predictor(self._predictor)  # another model was chosen meanwhile
+        self.prompt_layers.ensure()
+        self._apply_tool()
+        self._render(force=True)
+        self._prefetch()
+
     def _close_session(self) -> None:
         if self.autosaver is not None:
             self.autosaver.close()
         if self.prompt_layers is not None:
             self.prompt_layers.remove()
-        self.session = self.prompt_layers = self.autosaver = self.image_layer = None
-        self._recovered = self._waiting = None
-        self._pending_previews.clear()
+        self.session = self.prompt_layers = self.autosaver = self.image_layer = self.labels_layer = None
+        self._recovered = self._waiting = self._digest = self._where = None
+        self._pending_previews = set()
         self.restore_button.setVisible(False)
 
     def _model_loaded(self, predictor: Predictor) -> None:
@@ -394,6 +481,8 @@ class SegmentWidget(SegmentControls):
             raise PromptError("open an image and wait for the model before training an adapter")
         if session.image.is_lazy:
             raise PromptError("adapters train on images held in memory, not on rasters read by windows")
+        if not _source(session.image).exists():
+            raise PromptError("adapters train from the image's file: open it with gfm-napari (File ▸ Open)")
         if not session.labels.any():
             raise PromptError("label a few slices first (accept some objects): the adapter learns from them")
         base = self._base_predictor()
@@ -503,24 +592,25 @@ class SegmentWidget(SegmentControls):
                             lambda _: self._prefetch())
 
     # ---- prompts ---------------------------------------------------------------------------------------------------
-    def _on_point(self, axis, index, x, y, positive) -> None:
-        self._session_task(lambda s: s.add_point(axis, index, x, y, positive))
+    def _on_point(self, session, axis, index, x, y, positive) -> None:
+        self._session_task(lambda s: s.add_point(axis, index, x, y, positive), session=session)
 
-    def _on_point_removed(self, axis, index, x, y) -> None:
-        self._session_task(lambda s: s.remove_point(axis, index, x, y))
+    def _on_point_removed(self, session, axis, index, x, y) -> None:
+        self._session_task(lambda s: s.remove_point(axis, index, x, y), session=session)
 
-    def _on_point_moved(self, axis, index, old, new) -> None:
-        self._session_task(lambda s: s.move_point(axis, index, old, new))
+    def _on_point_moved(self, session, axis, index, old, new) -> None:
+        self._session_task(lambda s: s.move_point(axis, index, old, new), session=session)
 
-    def _on_box(self, axis, index, box) -> None:
-        self._session_task(lambda s: s.set_box(axis, index, box))
+    def _on_box(self, session, axis, index, box) -> None:
+        self._session_task(lambda s: s.set_box(axis, index, box), session=session)
 
     def _apply_tool(self) -> None:
         if self.prompt_layers is not None:
             (self.prompt_layers.use_clicks if self.click_tool.isChecked() else self.prompt_layers.use_boxes)()
 
-    def _slice_axis(self) -> int | None:
-        if self.session is None or self.session.image.spatial_ndim == 2:
+    def _slice_axis(self, session: SegmentationSession | None = None) -> int | None:
+        session = self.session if session is None else session
+        if session is None or session.image.spatial_ndim == 2:
             return None
         offset = self.viewer.dims.ndim - 3
         hidden = [d - offset for d in self.viewer.dims.not_displayed if d >= offset]
@@ -529,9 +619,13 @@ class SegmentWidget(SegmentControls):
         return self._last_axis
 
     # ---- tasks -----------------------------------------------------------------------------------------------------
-    def _session_task(self, change: Callable[[SegmentationSession], object], *, threaded=False, message="") -> None:
-        """Queue ``change(session)`` after everything asked before (in a worker when it may use the model)."""
-        session = self.session
+    def _session_task(
+        self, change: Callable[[SegmentationSession], object], *, threaded=False, message="",
+        session: SegmentationSession | None = None,
+    ) -> None:
+        """Queue ``change(session)`` (default: the current session) after everything asked before (in a worker
+        when it may use the model)."""
+        session = self.session if session is None else session
         if session is None:
             return
         work = partial(change, session)
@@ -602,6 +696,11 @@ class SegmentWidget(SegmentControls):
         session = self.session
         if not self.queue.running_job:
             self._show_progress(False)
+        for parked in self._parked:  # a task asked for before its image was put aside changed its labels
+            if parked.session.version != parked.shown_version:
+                parked.shown_version = parked.session.version
+                parked.labels_layer.refresh()
+                parked.autosaver.changed()
         if session is None:
             return
         colour = self.labels_layer.get_color(session.object_id)
@@ -628,16 +727,20 @@ class SegmentWidget(SegmentControls):
         self.status.setText(message or ("Ready" if self.session is not None else "Open an image to segment"))
 
     def _report(self, error: BaseException) -> None:
-        show_error(f"gfm-napari: {user_message(error)}")
+        self._notify(user_message(error))
         self._render(force=True)
 
+    def _notify(self, message: str) -> None:
+        show_error(f"gfm-napari: {message}")
+
     def shutdown(self) -> None:
-        """Stop background work and write the last autosave (the viewer is closing, or this dock)."""
+        """Stop background work and write the last autosaves (the viewer is closing, or this dock)."""
         self.adapter_panel.shutdown()
         self.pretrain_panel.shutdown()
         self.queue.close()
-        if self.autosaver is not None:
-            self.autosaver.close()
+        for saver in [self.autosaver, *(parked.autosaver for parked in self._parked)]:
+            if saver is not None:
+                saver.close()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt)
         # napari does not close its docks when the viewer closes: watch the main window for that.
@@ -655,6 +758,9 @@ class SegmentWidget(SegmentControls):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
         self.shutdown()
         self._close_session()
+        for parked in self._parked:
+            parked.prompt_layers.remove()
+        self._parked.clear()
         self._bind_keys(self.viewer, unbind=True)
         super().closeEvent(event)
 

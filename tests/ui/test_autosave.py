@@ -1,10 +1,17 @@
-"""Autosave: throttled atomic recovery files keyed by the image; a crashed session's labels come back exactly."""
+"""Autosave: atomic recovery files keyed by the image, written at every accepted change; a crashed session's labels
+come back exactly."""
 
 import numpy as np
 import pytest
 from ui_helpers import AXIAL, draw_box, largest_slice, press, wait_idle
 
-from gfm_napari.ui.autosave import RECOVERY_ENV, Autosaver, load_recovery, recovery_dir, save_recovery
+from gfm_napari.ui.autosave import (
+    RECOVERY_ENV,
+    Autosaver,
+    load_recovery,
+    recovery_dir,
+    save_recovery,
+)
 
 LIVER = 5
 
@@ -28,16 +35,58 @@ def test_the_recovery_folder_can_be_moved_by_an_environment_variable(tmp_path, m
     assert recovery_dir().parts[-2:] == ("gfm-napari", "recovery")
 
 
-def test_saves_are_throttled_and_flushed(qtbot, tmp_path):
+def test_every_change_is_saved_at_once_and_changes_during_a_write_are_coalesced(qtbot, tmp_path, monkeypatch):
+    import threading
+
+    import gfm_napari.ui.autosave as module
+
     labels = np.zeros((8, 8), np.uint16)
-    saver = Autosaver(tmp_path / "r.npz", lambda: labels, interval_s=60)
+    saver = Autosaver(tmp_path / "r.npz", lambda: labels)
     labels[1, 1] = 1
-    saver.changed()  # the first change of a quiet period is saved at once
-    qtbot.waitUntil(lambda: load_recovery(saver.path) is not None)
+    saver.changed()  # saved at once: no throttle
+    qtbot.waitUntil(lambda: saver.idle, timeout=5000)
+    assert load_recovery(saver.path)[1, 1] == 1
     labels[2, 2] = 2
-    saver.changed()  # the next waits for the interval ...
-    assert load_recovery(saver.path)[2, 2] == 0
-    saver.flush()  # ... or a flush
+    saver.changed()  # the next change too, however soon after
+    qtbot.waitUntil(lambda: saver.idle, timeout=5000)
+    assert load_recovery(saver.path)[2, 2] == 2
+
+    release, writes, save = threading.Event(), [], module.save_recovery
+
+    def slow_save(path, snapshot):
+        writes.append(snapshot.copy())
+        release.wait(5)
+        save(path, snapshot)
+
+    monkeypatch.setattr(module, "save_recovery", slow_save)
+    for value in (3, 4, 5):  # three changes while the first of them is being written
+        labels[3, 3] = value
+        saver.changed()
+    assert not saver.idle
+    release.set()
+    qtbot.waitUntil(lambda: saver.idle, timeout=5000)
+    assert [w[3, 3] for w in writes] == [3, 5]  # the latest right after the write under way, nothing in between
+    np.testing.assert_array_equal(load_recovery(saver.path), labels)
+    labels[4, 4] = 6
+    saver.changed()
+    saver.flush()  # flush waits for what is pending
+    assert load_recovery(saver.path)[4, 4] == 6
+    saver.close()
+
+
+def test_a_failing_autosave_is_reported_once_and_retried(qtbot, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the recovery folder should be")
+    labels = np.ones((4, 4), np.uint16)
+    messages = []
+    saver = Autosaver(blocked / "r.npz", lambda: labels, on_error=messages.append)
+    for _ in range(3):
+        saver.changed()
+        qtbot.waitUntil(lambda: saver.idle, timeout=5000)
+    assert len(messages) == 1 and "autosave" in messages[0] and "\n" not in messages[0]
+    blocked.unlink()
+    saver.changed()  # the folder can be made now: saved, and a later failure is reported again
+    qtbot.waitUntil(lambda: saver.idle, timeout=5000)
     np.testing.assert_array_equal(load_recovery(saver.path), labels)
     saver.close()
 

@@ -124,25 +124,6 @@ def test_a_bad_checkpoint_is_reported_and_the_session_is_kept(open_ct, make_widg
     assert widget.session.predictor is predictor and [layer.name for layer in viewer.layers] == layers
 
 
-def test_a_layer_not_opened_by_gfm_napari_is_refused_with_a_message(
-    make_napari_viewer, shared_predictor, monkeypatch, qtbot
-):
-    import gfm_napari.ui.segment_widget as module
-    from gfm_napari.ui.segment_widget import SegmentWidget
-
-    errors = []
-    monkeypatch.setattr(module, "show_error", errors.append)
-    viewer = make_napari_viewer()
-    viewer.add_image(np.zeros((20, 20)), name="plain")
-    widget = SegmentWidget(viewer, load_default=lambda: shared_predictor)
-    viewer.window.add_dock_widget(widget)
-    widget.image_combo.setCurrentIndex(-1)
-    widget.image_combo.setCurrentIndex(0)
-    qtbot.waitUntil(lambda: widget.idle, timeout=60_000)
-    assert errors and "plain" in errors[-1] and widget.session is None
-    assert [layer.name for layer in viewer.layers] == ["plain"]
-
-
 def test_a_click_outside_the_image_is_reported_and_dropped(open_ct, make_widget, monkeypatch, qtbot):
     import gfm_napari.ui.segment_widget as module
 
