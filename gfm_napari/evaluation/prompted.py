@@ -23,6 +23,7 @@ from ..errors import GfmError
 from ..images import Image, Normalization, fit_normalization, plane_of
 from ..images.align import keep_slices, labels_on_grid
 from ..images.bands import BandSelection
+from ..jobs import Job, Progress, run
 from ..models import LoadedModel
 
 PROMPT_KINDS = ("box", "click", "click+box")
@@ -71,16 +72,50 @@ class Setting:
                 plane_objects(self.labels, label_id, self.axis, planes, selection.min_pixels, selection.instances)
             )
 
+    def work(self, selection: Selection) -> list[tuple[int, list[tuple[int | None, np.ndarray]]]]:
+        """:meth:`objects` as a list, without structures that have no object (instances all too small)."""
+        return [(label_id, objects) for label_id, objects in self.objects(selection) if objects]
 
-def prepare(
-    image: Image, label_image: Image, model: LoadedModel, selection: Selection, predictor: Predictor | None = None
-) -> Setting:
+
+def selected_labels(image: Image, label_image: Image, selection: Selection) -> tuple[np.ndarray, int | None]:
+    """(labels on ``image``'s grid, limited to ``selection.slices``; the slice axis) — checked so that an evaluation
+    has something to evaluate (cheap: no model involved).
+
+    Raises:
+        GfmError: the label map is empty, a requested label id is not in it, no label is left on the chosen slices,
+            or no structure covers ``selection.min_pixels`` on a plane (with ``instances``: no component does).
+        GeometryError: the label map is not on the image's grid.
+    """
     axis = resolve_plane(image, selection.axis, None)[0]
     labels = labels_on_grid(image, label_image)
+    present = [int(i) for i in np.unique(labels) if i != 0]
+    if not present:
+        raise GfmError("the label map is empty (every pixel is 0): nothing to evaluate")
+    missing = [i for i in selection.label_ids or () if i not in present]
+    if missing:
+        shown = ", ".join(map(str, present[:20])) + (", ..." if len(present) > 20 else "")
+        which = f"label {missing[0]} is" if len(missing) == 1 else f"labels {', '.join(map(str, missing))} are"
+        raise GfmError(f"{which} not in the label map (present: {shown})")
     if selection.slices is not None:
         if axis is None:
             raise GfmError("slices apply to volumes")
         labels = keep_slices(labels, axis, selection.slices)
+        chosen = labels if selection.label_ids is None else np.isin(labels, selection.label_ids)
+        if not chosen.any():
+            first, last = selection.slices.start, selection.slices.stop - 1
+            raise GfmError(f"no label to evaluate on slices {first}..{last} along axis {axis}")
+    planes = label_planes(labels, axis, selection.label_ids, selection.max_slices, selection.min_pixels)
+    if not any(True for label_id, indices in planes
+               for _ in plane_objects(labels, label_id, axis, indices, selection.min_pixels, selection.instances)):
+        raise GfmError(f"no labelled {'object' if selection.instances else 'structure'} covers {selection.min_pixels} "
+                       "pixels on a plane (the smallest cross-section evaluated): nothing to evaluate")
+    return labels, axis
+
+
+def prepare(
+    image: Image, label_image: Image, model: LoadedModel, selection: Selection, predictor: Predictor | None = None
+) -> Setting:
+    labels, axis = selected_labels(image, label_image, selection)
     return Setting(
         labels,
         label_names(label_image.source),
@@ -100,21 +135,41 @@ def evaluate_prompts(
     predictor: Predictor | None = None,
 ) -> dict:
     """Per-structure mean Dice for each prompt kind, as a JSON-serialisable report."""
+    return run(evaluate_prompts_job(image, label_image, model, selection, prompt_kinds=prompt_kinds,
+                                    predictor=predictor))
+
+
+def evaluate_prompts_job(
+    image: Image,
+    label_image: Image,
+    model: LoadedModel,
+    selection: Selection = Selection(),
+    *,
+    prompt_kinds: Sequence[str] = PROMPT_KINDS,
+    predictor: Predictor | None = None,
+) -> Job[dict]:
+    """Job of :func:`evaluate_prompts`: yields Progress per object (plane of a structure) evaluated."""
     setting = prepare(image, label_image, model, selection, predictor)
+    work = setting.work(selection)
+    total, done = sum(len(objects) for _, objects in work), 0
     structures = {}
-    for label_id, objects in setting.objects(selection):
+    for label_id, objects in work:
+        name = setting.names.get(label_id, str(label_id))
         scores: dict[str, list[float]] = {kind: [] for kind in prompt_kinds}
         for index, truth in objects:
+            yield Progress(done, total, name if index is None else f"{name}, slice {index}")
             embedding = setting.predictor.embed(image, setting.axis, index, normalization=setting.normalization)
             for kind in prompt_kinds:
                 prediction = setting.predictor.predict_prompts(embedding, prompts_from_mask(truth, kind))
                 scores[kind].append(dice(prediction.mask, truth))
-        structures[setting.names.get(label_id, str(label_id))] = {
+            done += 1
+        structures[name] = {
             "label": label_id,
             "slices": len({index for index, _ in objects}),
             "objects": len(objects),
             "dice": {kind: round(float(np.mean(v)), 4) for kind, v in scores.items()},
         }
+    yield Progress(done, total, "done")
     overall = {
         kind: round(float(np.mean([s["dice"][kind] for s in structures.values()])), 4) if structures else None
         for kind in prompt_kinds

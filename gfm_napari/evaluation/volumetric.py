@@ -8,7 +8,7 @@ import numpy as np
 from ..engine.predictor import Predictor
 from ..engine.propagate import dice, propagate
 from ..images import Image, plane_of
-from ..jobs import run
+from ..jobs import Job, Progress, relay, run
 from ..models import LoadedModel
 from .prompted import Selection, label_planes, prepare, prompts_from_mask
 
@@ -23,27 +23,45 @@ def evaluate_propagation(
     predictor: Predictor | None = None,
 ) -> dict:
     """Per structure: the start slice, slices reached vs labelled, and 3D Dice of the propagated mask."""
+    return run(evaluate_propagation_job(image, label_image, model, selection, start=start, predictor=predictor))
+
+
+def evaluate_propagation_job(
+    image: Image,
+    label_image: Image,
+    model: LoadedModel,
+    selection: Selection = Selection(),
+    *,
+    start: str = "box",
+    predictor: Predictor | None = None,
+) -> Job[dict]:
+    """Job of :func:`evaluate_propagation`: yields Progress per structure, with the propagation's own messages."""
     if image.spatial_ndim != 3:
         raise ValueError("3D evaluation needs a volume")
     setting = prepare(image, label_image, model, selection, predictor)
     axis = setting.axis
     other = tuple(d for d in range(3) if d != axis)
     structures = {}
-    for label_id, _ in label_planes(setting.labels, axis, selection.label_ids, 1, selection.min_pixels):
+    todo = label_planes(setting.labels, axis, selection.label_ids, 1, selection.min_pixels)
+    for done, (label_id, _) in enumerate(todo):
+        name = setting.names.get(label_id, str(label_id))
         truth = setting.labels == label_id
         areas = truth.sum(axis=other)
         index = int(np.argmax(areas))
+        yield Progress(done, len(todo), f"{name}: encoding slice {index}")
         embedding = setting.predictor.embed(image, axis, index, normalization=setting.normalization)
         first = setting.predictor.predict_prompts(embedding, prompts_from_mask(plane_of(truth, axis, index), start))
-        volume = run(propagate(setting.predictor, image, axis, index, first.mask, normalization=setting.normalization,
-                               start_logits=first.low_res_logits))
-        structures[setting.names.get(label_id, str(label_id))] = {
+        job = propagate(setting.predictor, image, axis, index, first.mask, normalization=setting.normalization,
+                        start_logits=first.low_res_logits)
+        volume = yield from relay(job, lambda p, i=done, name=name: Progress(i, len(todo), f"{name}: {p.message}"))
+        structures[name] = {
             "label": label_id,
             "start_slice": index,
             "slices_labelled": int((areas > 0).sum()),
             "slices_reached": int(volume.any(axis=other).sum()),
             "dice_3d": round(dice(volume, truth), 4),
         }
+    yield Progress(len(todo), len(todo), "done")
     scores = [s["dice_3d"] for s in structures.values()]
     return {
         "image": image.source.name,

@@ -52,6 +52,17 @@ IRREGULAR_TOLERANCE = 0.1
 """A step between slices is irregular when it differs from the median step by more than this fraction."""
 
 
+class SeriesChoiceError(ImageReadError):
+    """A folder (or file list) with several series read without picking one, or with a ``requested`` UID it does
+    not hold; ``series`` lists (UID, description, slices) of each. Front ends re-word it for their own way of
+    picking (the CLI's ``--series-uid``)."""
+
+    def __init__(self, message: str, *, source: str, series: list[tuple[str, str | None, int]],
+                 requested: str | None = None):
+        super().__init__(message)
+        self.source, self.series, self.requested = source, series, requested
+
+
 @dataclass(frozen=True)
 class _Slice:
     """Header facts of one DICOM file (nothing patient-identifying)."""
@@ -196,13 +207,18 @@ def _choose_series(headers: list[_Slice], series_uid: str | None, source: Path) 
     groups: dict[str, list[_Slice]] = {}
     for h in headers:
         groups.setdefault(h.series_uid, []).append(h)
+    series = [(uid, members[0].description, len(members)) for uid, members in sorted(groups.items())]
     if series_uid is not None:
         if series_uid not in groups:
-            raise ImageReadError(f"series_uid {series_uid!r} not found in '{source.name}'; found: {_describe(groups)}")
+            raise SeriesChoiceError(
+                f"series_uid {series_uid!r} not found in '{source.name}'; found: {_describe(groups)}",
+                source=source.name, series=series, requested=series_uid,
+            )
         return groups[series_uid]
     if len(groups) > 1:
-        raise ImageReadError(
-            f"found {len(groups)} DICOM series in '{source.name}': {_describe(groups)}; pick one with series_uid="
+        raise SeriesChoiceError(
+            f"found {len(groups)} DICOM series in '{source.name}': {_describe(groups)}; pick one with series_uid=",
+            source=source.name, series=series,
         )
     return next(iter(groups.values()))
 

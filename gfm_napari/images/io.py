@@ -45,6 +45,40 @@ def read_image(path: PathLike | Sequence[PathLike], **options: object) -> Image:
     return reader(path, **options)
 
 
+def reader_options(path: PathLike | Sequence[PathLike]) -> tuple[str, ...]:
+    """The options :func:`read_image` takes for ``path`` (e.g. ``("volume",)`` for NIfTI).
+
+    Raises:
+        ImageReadError: missing path or unsupported format (as :func:`read_image`).
+    """
+    return _pick_reader(path)[1]
+
+
+def check_mask_output(path: PathLike, source: Image) -> Path:
+    """Every check :func:`write_mask` makes before it has a mask: the path (supported suffix, existing folder, not
+    the input) and whether the format can hold a mask of ``source`` (a NIfTI needs an affine, TIFF / PNG / polygons
+    a 2D image, polygons a georeferenced one, DICOM-SEG a DICOM source) — so a command can refuse before any work.
+
+    Raises:
+        ExportError, GeometryError: as :func:`write_mask` would for any mask.
+    """
+    from gfm_napari.errors import GeometryError
+
+    out = check_destination(path, source)
+    suffix = full_suffix(out)
+    if suffix in (".nii", ".nii.gz") and source.geometry.affine is None:
+        raise ExportError("NIfTI export needs a medical image (affine); write this mask as .tif or .png")
+    if suffix in (".tif", ".tiff", ".png", ".geojson", ".gpkg") and source.spatial_ndim != 2:
+        needs = {".png": "PNG export needs a 2D image", ".geojson": "polygon export needs a 2D raster",
+                 ".gpkg": "polygon export needs a 2D raster"}.get(suffix, "TIFF export needs a 2D image")
+        raise ExportError(f"{needs}; write a 3D mask as .nii.gz")
+    if suffix in (".geojson", ".gpkg") and not source.geometry.is_georeferenced:
+        raise GeometryError("polygons need a georeferenced image (a GeoTIFF with a CRS); export the mask as .tif/.png")
+    if suffix == ".dcm" and (source.metadata.format != "dicom" or not source.metadata.frames):
+        raise ExportError("DICOM-SEG needs a DICOM source (a series folder or file); export this mask as .nii.gz")
+    return out
+
+
 def write_mask(path: PathLike, mask: np.ndarray, source: Image, names: Mapping[int, str] | None = None) -> Path:
     """Write ``mask`` (labels on ``source``'s spatial grid) atomically, in the format given by ``path``'s suffix.
 

@@ -38,6 +38,15 @@ from gfm_napari.images.image import Image, ImageMetadata
 SUFFIXES = (".nii", ".nii.gz")
 
 
+class VolumeChoiceError(ImageReadError):
+    """A 4D file read without picking one of its ``count`` volumes, or with one out of range (``requested``);
+    front ends re-word it for their own way of picking (the CLI's ``--volume``)."""
+
+    def __init__(self, message: str, *, name: str, shape: tuple[int, ...], count: int, requested: object = None):
+        super().__init__(message)
+        self.name, self.shape, self.count, self.requested = name, shape, count, requested
+
+
 def read(path: str | os.PathLike[str], *, volume: int | None = None) -> Image:
     """Read a .nii / .nii.gz file.
 
@@ -162,9 +171,11 @@ def _volume_index(shape: tuple[int, ...], volume: int | None, name: str) -> int 
         if volume is None:
             if n == 1:
                 return 0
-            raise ImageReadError(f"'{name}' is 4D with shape {shape}; pick one volume with volume=0..{n - 1}")
+            raise VolumeChoiceError(f"'{name}' is 4D with shape {shape}; pick one volume with volume=0..{n - 1}",
+                                    name=name, shape=shape, count=n)
         if isinstance(volume, bool) or not isinstance(volume, (int, np.integer)) or not 0 <= volume < n:
-            raise ImageReadError(f"volume={volume!r} is out of range for '{name}' with shape {shape} (0..{n - 1})")
+            raise VolumeChoiceError(f"volume={volume!r} is out of range for '{name}' with shape {shape} (0..{n - 1})",
+                                    name=name, shape=shape, count=n, requested=volume)
         return int(volume)
     raise ImageReadError(f"'{name}' has shape {shape}; only 2D, 3D and 4D (with volume=N) NIfTI are supported")
 

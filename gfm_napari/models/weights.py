@@ -46,11 +46,14 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
         else:
             obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "weights only" in str(e).lower():
+        if "unsupported global" in str(e).lower():  # a real pickle that would build Python objects (run code)
             raise ModelError(
                 f"{p.name} holds Python objects besides tensors; refusing to load it (only weights are accepted)"
             ) from None
-        raise ModelError(f"{p.name} is not a readable checkpoint (truncated or corrupt?)") from None
+        raise ModelError(
+            f"{p.name} is not a weights file gfm-napari can load safely (neither a PyTorch checkpoint of tensors nor "
+            "safetensors; truncated or corrupt?)"
+        ) from None
     except MemoryError:
         raise ModelError(f"not enough memory to read {p.name}") from None
     except Exception:  # torch and safetensors raise RuntimeError, KeyError, EOFError, SafetensorError, ...

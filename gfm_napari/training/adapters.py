@@ -37,7 +37,7 @@ from ..models.adapter_files import save_adapter
 from ..models.adapters import frozen_prefix_blocks
 from ..models.encoder_split import forward_prefix, forward_tail
 from .clicks import ClickMix, click_step, validate_clicks
-from .loop import BEST, LoopConfig, train_loop
+from .loop import BEST, LoopConfig, finished_run, train_loop
 from .objects import TrainingObject, plane_targets
 
 ADAPTER_MIX = ClickMix(single_click=0.2, click_corrections=0.3, box_only=0.3)
@@ -109,7 +109,13 @@ def split_planes(data: Sequence[LabelledImage], settings: AdapterTraining) -> tu
 
 def train_adapter(model: LoadedModel, data: Sequence[LabelledImage], settings: AdapterTraining, out_dir: Path) -> Job[dict]:
     """Job: cache the frozen prefix of every plane, train the adapters (resuming from ``out_dir``), return a
-    summary; the best adapters are in ``out_dir`` for :func:`export_adapter`. ``model`` is not changed."""
+    summary; the best adapters are in ``out_dir`` for :func:`export_adapter`. ``model`` is not changed.
+
+    A run in ``out_dir`` that already reached ``settings.loop.steps`` returns its summary at once, without caching
+    anything (``"finished_before": True``)."""
+    finished = finished_adapter_run(out_dir, settings)
+    if finished is not None:
+        return finished
     segmenter = _trainable_copy(model, settings.adapter)
     encoder, start = segmenter.image_encoder, frozen_prefix_blocks(segmenter)
     predictor = Predictor(dataclasses.replace(model, segmenter=segmenter))
@@ -153,6 +159,16 @@ def train_adapter(model: LoadedModel, data: Sequence[LabelledImage], settings: A
         segmenter.requires_grad_(False)
     atomic_write_text(out_dir / "done", f"{result['step']}\n")  # a run that reached its end is not resumed
     return {**summary, **result}
+
+
+def finished_adapter_run(out_dir: Path, settings: AdapterTraining) -> dict | None:
+    """The summary :func:`train_adapter` returns for a run in ``out_dir`` that already reached
+    ``settings.loop.steps`` (with ``"finished_before": True``), read from its files without caching anything; None
+    when there is no such run (none yet, or one to continue)."""
+    finished = finished_run(out_dir, settings.loop)
+    if finished is None or not (out_dir / "data.json").is_file():
+        return None
+    return {**json.loads((out_dir / "data.json").read_text()), **finished, "finished_before": True}
 
 
 def export_adapter(model: LoadedModel, settings: AdapterTraining, out_dir: Path, destination: Path) -> Path:

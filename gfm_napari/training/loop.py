@@ -96,6 +96,21 @@ def train_loop(
     return {**state, "config": asdict(config), "out_dir": str(out_dir)}
 
 
+def finished_run(out_dir: Path, config: LoopConfig) -> dict | None:
+    """What :func:`train_loop` would return at once for a run in ``out_dir`` whose checkpoint already reached
+    ``config.steps`` (so a caller can skip its data preparation), else None (no run, or one to continue)."""
+    path = out_dir / CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(torch.load(path, map_location="cpu", weights_only=True)["state"])
+    except Exception:  # an unreadable checkpoint: train_loop's resume reports it
+        return None
+    if state["step"] < config.steps:
+        return None
+    return {**state, "config": asdict(config), "out_dir": str(out_dir)}
+
+
 def warmup_cosine(step: int, warmup: int, steps: int) -> float:
     """The learning-rate factor at ``step``: linear warmup over ``warmup`` steps, then cosine decay to 0 at
     ``steps``."""

@@ -17,7 +17,7 @@ from ..images.atomic import atomic_path, atomic_write_text
 from ..jobs import Job, Progress
 from ..models import LoadedModel
 from .clicks import ClickMix, click_step, trainable_parameters, validate_clicks
-from .loop import BEST, LoopConfig, train_loop
+from .loop import BEST, LoopConfig, finished_run, train_loop
 from .recipe import build_objects, load_recipe
 
 
@@ -33,7 +33,11 @@ class ClickRun:
 
 
 def train_clicks(model: LoadedModel, run: ClickRun) -> Job[dict]:
-    """Job: objects from the recipe (encoder once per plane, cached on disk), then the training loop."""
+    """Job: objects from the recipe (encoder once per plane, cached on disk), then the training loop. A run in
+    ``run.out_dir`` that already reached its last step returns its summary at once (``"finished_before": True``)."""
+    finished = finished_run(run.out_dir, run.loop)
+    if finished is not None and (run.out_dir / "data.json").is_file():
+        return {**json.loads((run.out_dir / "data.json").read_text()), **finished, "finished_before": True}
     recipe = load_recipe(run.recipe)
     predictor = Predictor(model, EmbeddingCache(max_mb=256, store=run.out_dir / "embeddings"))
     yield Progress(0, run.loop.steps, "encoding training planes")

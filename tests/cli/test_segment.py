@@ -95,7 +95,7 @@ CT = "ct_totalseg/example_ct_sm.nii.gz"
     [
         (["segment", "missing.nii.gz", "--box", "1,1,5,5"], "missing.nii.gz"),
         (["segment", "{tmp}/notes.txt", "--box", "1,1,5,5"], "unsupported"),
-        (["segment", "{data}/" + CT, "--box", "10,10,500,50"], "outside"),
+        (["segment", "{data}/" + CT, "--box", "200,10,500,50"], "outside"),
         (["segment", "{data}/" + CT, "--box", "30,10,20,50"], "empty"),
         (["segment", "{data}/" + CT, "--point", "5,900"], "outside"),
         (["segment", "{data}/" + CT, "--slice", "30", "--point", "5,5"], "out of range"),
