@@ -19,13 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import QObject, QThreadPool, Signal
 
 from ..errors import GfmError
 from ..jobs import Job, Progress
 
 OUT_OF_MEMORY = (MemoryError, torch.cuda.OutOfMemoryError)
 EXPECTED_ERRORS = (GfmError, *OUT_OF_MEMORY)
+# How long closing the dock waits for the running worker (a model loading, one slice encoding, one propagation
+# step): a worker still running when Qt tears its objects down aborts the process as it signals its end.
+CLOSE_WAIT_MS = 60_000
 
 
 def user_message(error: BaseException) -> str:
@@ -101,12 +104,14 @@ class TaskQueue(QObject):
         return running or len(self._tasks) < waiting
 
     def close(self) -> None:
-        """Drop everything waiting, stop a running job (its current step still ends in its thread), call nothing
-        back any more."""
+        """Drop everything waiting, stop a running job and wait for the running worker to end its current step (up
+        to :data:`CLOSE_WAIT_MS`); call nothing back any more."""
         self._closed = True
         self._tasks.clear()
         self._prefetch.clear()
         self.cancel_job()
+        if self._worker is not None:
+            QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
 
     @property
     def idle(self) -> bool:

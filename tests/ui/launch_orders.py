@@ -4,6 +4,8 @@
 once a click was answered). ``python launch_orders.py viewer-first``: a plain napari viewer draws an image first
 (the OpenGL driver is loaded), then the CT sample and Plugins ▸ gfm-napari ▸ Segment are opened in it.
 
+``python launch_orders.py close-while-loading``: the dock is closed with the viewer while its model still loads.
+
 Prints ``libLLVM loaded: True|False`` (Mesa's llvmpipe, the driver under which importing triton late crashed) and
 ``click answered: Dice D``; exit code 0. Run under an X server (xvfb-run); used by tests/ui/test_launch.py.
 """
@@ -91,5 +93,21 @@ def viewer_first() -> int:
     return 0
 
 
+def close_while_loading() -> int:
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    viewer = napari.Viewer()
+    viewer.open_sample("gfm-napari", "ct_abdomen")
+    _, widget = viewer.window.add_plugin_dock_widget("gfm-napari", "Segment")
+    for _ in range(25):  # the window is on screen, as it is for anyone who can close it
+        QApplication.processEvents()
+        time.sleep(0.02)
+    print(f"closing with the model loaded: {widget.session is not None}", flush=True)
+    viewer.close()
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit({"app": gfm_napari_command, "viewer-first": viewer_first}[sys.argv[1]]())
+    orders = {"app": gfm_napari_command, "viewer-first": viewer_first, "close-while-loading": close_while_loading}
+    sys.exit(orders[sys.argv[1]]())

@@ -26,15 +26,26 @@ def test_the_viewer_process_keeps_triton_out_and_still_imports_the_model_stack()
     assert result.stdout.split("\n")[:2] == ["triton kept out", "has_triton False"]
 
 
-@pytest.mark.gui
-@pytest.mark.parametrize("order", ["app", "viewer-first"])
-def test_the_app_survives_its_launch_order_and_answers_a_click(order, tmp_path):
+def run_order(order: str, recovery: Path) -> subprocess.CompletedProcess:
     if not os.environ.get("DISPLAY"):
         pytest.skip("needs an X server (run under xvfb-run)")
-    env = {**os.environ, "GFM_NAPARI_RECOVERY_DIR": str(tmp_path)}
+    env = {**os.environ, "GFM_NAPARI_RECOVERY_DIR": str(recovery)}
     result = subprocess.run([sys.executable, str(SCRIPT), order], capture_output=True, text=True, timeout=600,
                             env=env)
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("order", ["app", "viewer-first"])
+def test_the_app_survives_its_launch_order_and_answers_a_click(order, tmp_path):
+    result = run_order(order, tmp_path)
     dice = float(re.search(r"click answered: Dice ([\d.]+)", result.stdout).group(1))
     assert dice >= 0.5  # one click in the middle of the liver on slice 15: measured 0.666
     assert "libLLVM loaded: " in result.stdout  # True under Xvfb: the driver that crashed with triton
+
+
+@pytest.mark.gui
+def test_closing_the_viewer_while_the_model_loads_exits_cleanly(tmp_path):
+    result = run_order("close-while-loading", tmp_path)  # was: "WorkerBaseSignals has been deleted", SIGABRT
+    assert "closing with the model loaded: False" in result.stdout
