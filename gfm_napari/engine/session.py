@@ -393,10 +393,14 @@ class SegmentationSession:
 
     # ---- internals -----------------------------------------------------------------------------------------------
     def _predict(self, key: PlaneKey, state: PlaneState) -> Prediction:
+        if not state.prompts.has_object:  # negative clicks alone say only what the object is not: nothing yet
+            kept = state.feedback if state.feedback is not None else _NO_LOGITS
+            return Prediction(np.zeros(self.plane_shape(*key), bool), float("nan"), kept)
         if self._raster is not None:
             return self._predict_tiled(state.prompts)
         embedding = self.predictor.embed(self.image, *key, normalization=self.normalization)
-        use_feedback = self.feedback_logits and state.generation == self._generation
+        use_feedback = (self.feedback_logits and state.generation == self._generation and state.feedback is not None
+                        and state.feedback.numel() > 0)
         return self.predictor.predict_prompts(embedding, state.prompts, state.feedback if use_feedback else None)
 
     def _predict_tiled(self, prompts: Prompts) -> Prediction:

@@ -44,6 +44,17 @@ def test_a_box_on_the_liver_previews_its_largest_cross_section(session, ct_label
     assert session.stale_planes() == [] and not session.labels.any()  # a preview is not a label yet
 
 
+def test_negative_clicks_alone_preview_nothing_until_a_positive_click(session, ct_labels):
+    truth = ct_labels == LIVER
+    index = largest_slice(truth)
+    session.add_point(AXIAL, index, 5.0, 5.0, positive=False)  # outside the body
+    assert not session.preview(AXIAL, index).any()  # was: a mask of something arbitrary
+    rows, cols = np.nonzero(truth[:, :, index])
+    middle = len(rows) // 2
+    session.add_point(AXIAL, index, float(cols[middle]), float(rows[middle]))
+    assert session.preview(AXIAL, index).any()  # the fixture's box-trained base: a click gives some mask
+
+
 def test_accept_paints_the_current_id_and_never_overwrites_another_object(session, ct_labels):
     liver, spleen = ct_labels == LIVER, ct_labels == SPLEEN
     index = largest_slice(liver)
