@@ -8,6 +8,10 @@ A simulated user looks at the current error and clicks the pixel deepest inside 
 * a positive click (label 1) at the deepest false negative when its depth is at least the deepest false
   positive's, otherwise a negative click (label 0) at the deepest false positive (ties: first in row-major order).
 
+The first click may instead be drawn at random from the object's inner half (:func:`first_click` with
+``"random"``: uniform over the pixels at least half the maximum depth from the border), to measure how much the
+result depends on where the first click lands; the clicks after it follow the rule above.
+
 Coordinates follow SAM: a click is ``(x, y, label)`` with x = column, y = row, in plane pixels. Masks are bool
 arrays (rows, cols). Pure numpy/scipy apart from the :class:`~gfm_napari.engine.predictor.Predictor` driven by
 :func:`simulate` (whose tensors are used through their own methods: this module does not import torch).
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 
 Click = tuple[int, int, int]  # (x = column, y = row, label 1 / 0)
 STARTS = ("click", "box")
+FIRST_CLICKS = ("center", "random")
 DEFAULT_TARGETS = (0.80, 0.85, 0.90)
 
 
@@ -81,6 +86,49 @@ def next_click(prediction: np.ndarray, truth: np.ndarray, clicked: np.ndarray | 
     return int(col), int(row), int(label)
 
 
+def inner_half(truth: np.ndarray) -> np.ndarray:
+    """The pixels of a 2D bool ``truth`` whose depth (:func:`~gfm_napari.engine.prompts.depth_map`: Euclidean
+    distance to the nearest pixel outside, the image border counting as outside) is at least half the maximum."""
+    depth = depth_map(np.asarray(truth, bool))
+    peak = float(depth.max())
+    if peak == 0.0:
+        raise ValueError("truth is empty: nothing to click on")
+    return depth >= peak / 2
+
+
+def object_rng(seed: int, *key: int) -> np.random.Generator:
+    """A Generator for one object, seeded from ``(seed, *key)`` (non-negative ints, e.g. label id and the object's
+    position among that label's objects), so that a draw does not depend on which objects were drawn before."""
+    if seed < 0 or any(k < 0 for k in key):
+        raise ValueError(f"seed and key must be non-negative integers, not {(seed, *key)}")
+    return np.random.default_rng([int(seed), *(int(k) for k in key)])
+
+
+def first_click(truth: np.ndarray, mode: str = "center", rng: np.random.Generator | None = None) -> Click:
+    """The first (positive) click ``(x, y, 1)`` on an object ``truth`` (2D bool, not empty).
+
+    ``"center"``: the RITM rule on an empty prediction, i.e. the object's most interior pixel (ties: first in
+    row-major order). ``"random"``: uniform over :func:`inner_half` (pixels at least half the maximum depth from
+    the border), drawn with ``rng`` (required).
+    """
+    if mode not in FIRST_CLICKS:
+        raise ValueError(f"first click must be one of {FIRST_CLICKS}, not {mode!r}")
+    truth = np.asarray(truth, bool)
+    if truth.ndim != 2:
+        raise ValueError(f"truth must be 2D, not {truth.shape}")
+    if not truth.any():
+        raise ValueError("truth is empty: nothing to click on")
+    if mode == "center":
+        click = next_click(np.zeros_like(truth), truth)
+        assert click is not None
+        return click
+    if rng is None:
+        raise ValueError("a random first click needs a numpy Generator (rng)")
+    rows, cols = np.nonzero(inner_half(truth))
+    pick = int(rng.integers(rows.size))
+    return int(cols[pick]), int(rows[pick]), int(POSITIVE)
+
+
 def simulate(
     predictor: Predictor,
     embedding: Embedding,
@@ -90,6 +138,8 @@ def simulate(
     max_clicks: int = 20,
     feed_logits: bool = True,
     threshold: float = 0.49,
+    first: str = "center",
+    rng: np.random.Generator | None = None,
 ) -> ClickTrace:
     """Simulate up to ``max_clicks`` prompts on one object ``truth`` (bool, ``embedding.plane_shape``).
 
@@ -98,10 +148,15 @@ def simulate(
     number 1; the clicks that follow keep the box. Each prediction uses every click so far (and the box), with
     the previous low-res logits as ``mask_input`` when ``feed_logits``; the mask is ``sigmoid(logits) >
     threshold`` on the plane grid (0.49 as in RITM, not the predictor's ``> 0.5`` mask). Stops early only when
-    no error is left.
+    no error is left. ``first`` (with ``start="click"`` only) chooses the first click by :func:`first_click`
+    (``"random"`` draws it with ``rng``); every later click follows :func:`next_click`.
     """
     if start not in STARTS:
         raise ValueError(f"start must be one of {STARTS}, not {start!r}")
+    if first not in FIRST_CLICKS:
+        raise ValueError(f"first click must be one of {FIRST_CLICKS}, not {first!r}")
+    if first != "center" and start != "click":
+        raise ValueError(f"a {first} first click applies to start='click' only")
     if max_clicks < 1:
         raise ValueError(f"max_clicks must be at least 1, not {max_clicks}")
     truth = np.asarray(truth, bool)
@@ -125,7 +180,10 @@ def simulate(
     clicks: list[Click] = []
     clicked = np.zeros_like(truth)
     while len(ious) < max_clicks:
-        click = next_click(prediction, truth, clicked)
+        if not clicks and box is None:
+            click = first_click(truth, first, rng)
+        else:
+            click = next_click(prediction, truth, clicked)
         if click is None:
             break
         clicks.append(click)

@@ -1,16 +1,19 @@
 """Interactive evaluation: simulated users click (RITM rule) until the mask is good; NoC and mIoU@k.
 
 Objects are the labelled cross-sections chosen exactly as in :mod:`gfm_napari.evaluation.prompted`; each plane is
-encoded once. The first prompt is a click or the label's bounding box; up to ``max_clicks`` prompts follow.
+encoded once. The first prompt is a click or the label's bounding box; up to ``max_clicks`` prompts follow. A first
+click is the object's most interior pixel (``first_click="center"``) or drawn at random from its inner half
+(``"random"``), with a Generator seeded per object from ``(seed, label id, position among that label's objects)``.
 """
 
 from __future__ import annotations
 
 from ..engine.predictor import Predictor
+from ..errors import GfmError
 from ..images import Image
 from ..jobs import Job, Progress, run
 from ..models import LoadedModel
-from .clicker import object_summary, simulate, summarise
+from .clicker import FIRST_CLICKS, object_rng, object_summary, simulate, summarise
 from .prompted import Selection, prepare
 
 
@@ -24,6 +27,8 @@ def evaluate_clicks(
     max_clicks: int = 20,
     feed_logits: bool = True,
     predictor: Predictor | None = None,
+    first_click: str = "center",
+    seed: int = 0,
 ) -> dict:
     """NoC@80/85/90, failures and mIoU@k per structure and over all objects, as a JSON-ready report.
 
@@ -31,7 +36,8 @@ def evaluate_clicks(
     that the slices which hold a mean NoC up can be found and looked at.
     """
     return run(evaluate_clicks_job(image, label_image, model, selection, start=start, max_clicks=max_clicks,
-                                   feed_logits=feed_logits, predictor=predictor))
+                                   feed_logits=feed_logits, predictor=predictor, first_click=first_click,
+                                   seed=seed))
 
 
 def evaluate_clicks_job(
@@ -44,8 +50,16 @@ def evaluate_clicks_job(
     max_clicks: int = 20,
     feed_logits: bool = True,
     predictor: Predictor | None = None,
+    first_click: str = "center",
+    seed: int = 0,
 ) -> Job[dict]:
     """Job of :func:`evaluate_clicks`: yields Progress per object simulated."""
+    if first_click not in FIRST_CLICKS:
+        raise GfmError(f"the first click must be one of {', '.join(FIRST_CLICKS)}, not {first_click!r}")
+    if first_click != "center" and start != "click":
+        raise GfmError(f"a {first_click} first click needs the session to start with a click, not a {start}")
+    if seed < 0:
+        raise GfmError(f"the seed must be a non-negative integer, not {seed}")
     setting = prepare(image, label_image, model, selection, predictor)
     work = setting.work(selection)
     total, done = sum(len(objects) for _, objects in work), 0
@@ -53,11 +67,12 @@ def evaluate_clicks_job(
     for label_id, objects in work:
         name = setting.names.get(label_id, str(label_id))
         traces, rows = [], []
-        for index, truth in objects:
+        for position, (index, truth) in enumerate(objects):
             yield Progress(done, total, name if index is None else f"{name}, slice {index}")
             embedding = setting.predictor.embed(image, setting.axis, index, normalization=setting.normalization)
             trace = simulate(setting.predictor, embedding, truth, start=start, max_clicks=max_clicks,
-                             feed_logits=feed_logits)
+                             feed_logits=feed_logits, first=first_click,
+                             rng=object_rng(seed, label_id, position) if first_click == "random" else None)
             traces.append(trace)
             rows.append({"plane": index, "pixels": int(truth.sum()), **object_summary(trace)})
             done += 1
@@ -68,6 +83,8 @@ def evaluate_clicks_job(
         "image": image.source.name,
         "model": model.model_id,
         "start": start,
+        "first_click": first_click,
+        "seed": seed if first_click == "random" else None,
         "feed_logits": feed_logits,
         "axis": setting.axis,
         "overall": summarise(everything) if everything else None,

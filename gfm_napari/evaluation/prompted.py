@@ -1,8 +1,10 @@
 """Dice of one-shot prompts (box, single click, click + box) against real labels, slice by slice.
 
 For each labelled structure, up to ``max_slices`` cross-sections (spread evenly over the slices where it covers
-at least ``min_pixels``) are prompted from the label itself: its tight bounding box, and/or its interior point
-farthest from the border. Each plane is encoded once and shared by every structure and prompt kind.
+at least ``min_pixels``) are prompted from the label itself: its tight bounding box, and/or a click — by default its
+interior point farthest from the border, or (``first_click="random"``) a point drawn uniformly from its inner half,
+seeded per object from ``(seed, label id, position among that label's objects)``; the click and click+box prompts of
+an object share that point. Each plane is encoded once and shared by every structure and prompt kind.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import numpy as np
 from scipy import ndimage
 
 from ..engine.predictor import Predictor
-from ..engine.propagate import dice
 from ..engine.prompts import POSITIVE, Prompts, box_from_mask, interior_point
+from ..engine.propagate import dice
 from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
 from ..errors import GfmError
 from ..images import Image, Normalization, fit_normalization, plane_of
@@ -25,16 +27,21 @@ from ..images.align import keep_slices, labels_on_grid
 from ..images.bands import BandSelection
 from ..jobs import Job, Progress, run
 from ..models import LoadedModel
+from .clicker import FIRST_CLICKS, object_rng
+from .clicker import first_click as pick_first_click
 
 PROMPT_KINDS = ("box", "click", "click+box")
 
 
-def prompts_from_mask(mask: np.ndarray, kind: str) -> Prompts:
-    """The prompt a careful user would give for ``mask``: its tight box, its most interior point, or both."""
+def prompts_from_mask(mask: np.ndarray, kind: str, click: tuple[int, int] | None = None) -> Prompts:
+    """The prompt a careful user would give for ``mask``: its tight box, its most interior point, or both.
+
+    ``click`` ``(x, y)``, when given, replaces the most interior point (e.g. a :func:`~.clicker.first_click`
+    drawn from the inner half)."""
     box = box_from_mask(mask) if kind in ("box", "click+box") else None
     if kind == "box":
         return Prompts(box=box)
-    x, y = interior_point(mask)
+    x, y = interior_point(mask) if click is None else (float(click[0]), float(click[1]))
     return Prompts(np.array([[x, y]]), np.array([POSITIVE]), box)
 
 
@@ -133,10 +140,15 @@ def evaluate_prompts(
     *,
     prompt_kinds: Sequence[str] = PROMPT_KINDS,
     predictor: Predictor | None = None,
+    first_click: str = "center",
+    seed: int = 0,
 ) -> dict:
-    """Per-structure mean Dice for each prompt kind, as a JSON-serialisable report."""
+    """Per-structure mean Dice for each prompt kind, as a JSON-serialisable report.
+
+    ``first_click`` ("center" or "random") and ``seed`` choose the click of the click and click+box prompts (see
+    :func:`~.clicker.first_click`); the report records both."""
     return run(evaluate_prompts_job(image, label_image, model, selection, prompt_kinds=prompt_kinds,
-                                    predictor=predictor))
+                                    predictor=predictor, first_click=first_click, seed=seed))
 
 
 def evaluate_prompts_job(
@@ -147,8 +159,14 @@ def evaluate_prompts_job(
     *,
     prompt_kinds: Sequence[str] = PROMPT_KINDS,
     predictor: Predictor | None = None,
+    first_click: str = "center",
+    seed: int = 0,
 ) -> Job[dict]:
     """Job of :func:`evaluate_prompts`: yields Progress per object (plane of a structure) evaluated."""
+    if first_click not in FIRST_CLICKS:
+        raise GfmError(f"the first click must be one of {', '.join(FIRST_CLICKS)}, not {first_click!r}")
+    if seed < 0:
+        raise GfmError(f"the seed must be a non-negative integer, not {seed}")
     setting = prepare(image, label_image, model, selection, predictor)
     work = setting.work(selection)
     total, done = sum(len(objects) for _, objects in work), 0
@@ -156,11 +174,14 @@ def evaluate_prompts_job(
     for label_id, objects in work:
         name = setting.names.get(label_id, str(label_id))
         scores: dict[str, list[float]] = {kind: [] for kind in prompt_kinds}
-        for index, truth in objects:
+        for position, (index, truth) in enumerate(objects):
             yield Progress(done, total, name if index is None else f"{name}, slice {index}")
             embedding = setting.predictor.embed(image, setting.axis, index, normalization=setting.normalization)
+            click = None
+            if first_click == "random" and any(kind != "box" for kind in prompt_kinds):
+                click = pick_first_click(truth, first_click, object_rng(seed, label_id, position))[:2]
             for kind in prompt_kinds:
-                prediction = setting.predictor.predict_prompts(embedding, prompts_from_mask(truth, kind))
+                prediction = setting.predictor.predict_prompts(embedding, prompts_from_mask(truth, kind, click))
                 scores[kind].append(dice(prediction.mask, truth))
             done += 1
         structures[name] = {
@@ -179,6 +200,8 @@ def evaluate_prompts_job(
         "model": model.model_id,
         "axis": setting.axis,
         "normalization": setting.normalization.describe(),
+        "first_click": first_click,
+        "seed": seed if first_click == "random" else None,
         "structures": structures,
         "mean_dice": overall,
     }
