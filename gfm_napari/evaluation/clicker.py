@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from ..engine.prompts import NEGATIVE, POSITIVE, Prompts, box_from_mask, depth_map
+from ..errors import GfmError
 
 if TYPE_CHECKING:
     from ..engine.predictor import Embedding, Predictor
@@ -102,6 +103,17 @@ def object_rng(seed: int, *key: int) -> np.random.Generator:
     if seed < 0 or any(k < 0 for k in key):
         raise ValueError(f"seed and key must be non-negative integers, not {(seed, *key)}")
     return np.random.default_rng([int(seed), *(int(k) for k in key)])
+
+
+def check_first_click(mode: str, seed: int, *, start: str = "click") -> None:
+    """GfmError unless ``mode`` is one of :data:`FIRST_CLICKS`, the session starts with a click where the mode is
+    not the default, and ``seed`` is non-negative (the options of ``evaluate --first-click``)."""
+    if mode not in FIRST_CLICKS:
+        raise GfmError(f"the first click must be one of {', '.join(FIRST_CLICKS)}, not {mode!r}")
+    if mode != "center" and start != "click":
+        raise GfmError(f"a {mode} first click needs the session to start with a click, not a {start}")
+    if seed < 0:
+        raise GfmError(f"the seed must be a non-negative integer, not {seed}")
 
 
 def first_click(truth: np.ndarray, mode: str = "center", rng: np.random.Generator | None = None) -> Click:

@@ -9,35 +9,23 @@ click is the object's most interior pixel (``first_click="center"``) or drawn at
 from __future__ import annotations
 
 from ..engine.predictor import Predictor
-from ..errors import GfmError
 from ..images import Image
 from ..jobs import Job, Progress, run
 from ..models import LoadedModel
-from .clicker import FIRST_CLICKS, object_rng, object_summary, simulate, summarise
+from .clicker import check_first_click, object_rng, object_summary, simulate, summarise
 from .prompted import Selection, prepare
 
 
 def evaluate_clicks(
-    image: Image,
-    label_image: Image,
-    model: LoadedModel,
-    selection: Selection = Selection(),
-    *,
-    start: str = "click",
-    max_clicks: int = 20,
-    feed_logits: bool = True,
-    predictor: Predictor | None = None,
-    first_click: str = "center",
-    seed: int = 0,
+    image: Image, label_image: Image, model: LoadedModel, selection: Selection = Selection(), **options
 ) -> dict:
     """NoC@80/85/90, failures and mIoU@k per structure and over all objects, as a JSON-ready report.
 
     Each structure also lists its ``per_object`` rows (plane index, label pixels, NoC per target, best IoU), so
-    that the slices which hold a mean NoC up can be found and looked at.
+    that the slices which hold a mean NoC up can be found and looked at. ``options``: as for
+    :func:`evaluate_clicks_job`.
     """
-    return run(evaluate_clicks_job(image, label_image, model, selection, start=start, max_clicks=max_clicks,
-                                   feed_logits=feed_logits, predictor=predictor, first_click=first_click,
-                                   seed=seed))
+    return run(evaluate_clicks_job(image, label_image, model, selection, **options))
 
 
 def evaluate_clicks_job(
@@ -54,12 +42,7 @@ def evaluate_clicks_job(
     seed: int = 0,
 ) -> Job[dict]:
     """Job of :func:`evaluate_clicks`: yields Progress per object simulated."""
-    if first_click not in FIRST_CLICKS:
-        raise GfmError(f"the first click must be one of {', '.join(FIRST_CLICKS)}, not {first_click!r}")
-    if first_click != "center" and start != "click":
-        raise GfmError(f"a {first_click} first click needs the session to start with a click, not a {start}")
-    if seed < 0:
-        raise GfmError(f"the seed must be a non-negative integer, not {seed}")
+    check_first_click(first_click, seed, start=start)
     setting = prepare(image, label_image, model, selection, predictor)
     work = setting.work(selection)
     total, done = sum(len(objects) for _, objects in work), 0

@@ -27,7 +27,7 @@ from ..images.align import keep_slices, labels_on_grid
 from ..images.bands import BandSelection
 from ..jobs import Job, Progress, run
 from ..models import LoadedModel
-from .clicker import FIRST_CLICKS, object_rng
+from .clicker import check_first_click, object_rng
 from .clicker import first_click as pick_first_click
 
 PROMPT_KINDS = ("box", "click", "click+box")
@@ -133,22 +133,11 @@ def prepare(
 
 
 def evaluate_prompts(
-    image: Image,
-    label_image: Image,
-    model: LoadedModel,
-    selection: Selection = Selection(),
-    *,
-    prompt_kinds: Sequence[str] = PROMPT_KINDS,
-    predictor: Predictor | None = None,
-    first_click: str = "center",
-    seed: int = 0,
+    image: Image, label_image: Image, model: LoadedModel, selection: Selection = Selection(), **options
 ) -> dict:
-    """Per-structure mean Dice for each prompt kind, as a JSON-serialisable report.
-
-    ``first_click`` ("center" or "random") and ``seed`` choose the click of the click and click+box prompts (see
-    :func:`~.clicker.first_click`); the report records both."""
-    return run(evaluate_prompts_job(image, label_image, model, selection, prompt_kinds=prompt_kinds,
-                                    predictor=predictor, first_click=first_click, seed=seed))
+    """Per-structure mean Dice for each prompt kind, as a JSON-serialisable report; ``options``: as for
+    :func:`evaluate_prompts_job`."""
+    return run(evaluate_prompts_job(image, label_image, model, selection, **options))
 
 
 def evaluate_prompts_job(
@@ -162,11 +151,11 @@ def evaluate_prompts_job(
     first_click: str = "center",
     seed: int = 0,
 ) -> Job[dict]:
-    """Job of :func:`evaluate_prompts`: yields Progress per object (plane of a structure) evaluated."""
-    if first_click not in FIRST_CLICKS:
-        raise GfmError(f"the first click must be one of {', '.join(FIRST_CLICKS)}, not {first_click!r}")
-    if seed < 0:
-        raise GfmError(f"the seed must be a non-negative integer, not {seed}")
+    """Job of :func:`evaluate_prompts`: yields Progress per object (plane of a structure) evaluated.
+
+    ``first_click`` ("center" or "random") and ``seed`` choose the click of the click and click+box prompts (see
+    :func:`~.clicker.first_click`); the report records both."""
+    check_first_click(first_click, seed)
     setting = prepare(image, label_image, model, selection, predictor)
     work = setting.work(selection)
     total, done = sum(len(objects) for _, objects in work), 0

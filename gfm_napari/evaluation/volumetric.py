@@ -14,16 +14,11 @@ from .prompted import Selection, label_planes, prepare, prompts_from_mask
 
 
 def evaluate_propagation(
-    image: Image,
-    label_image: Image,
-    model: LoadedModel,
-    selection: Selection = Selection(),
-    *,
-    start: str = "box",
-    predictor: Predictor | None = None,
+    image: Image, label_image: Image, model: LoadedModel, selection: Selection = Selection(), **options
 ) -> dict:
-    """Per structure: the start slice, slices reached vs labelled, and 3D Dice of the propagated mask."""
-    return run(evaluate_propagation_job(image, label_image, model, selection, start=start, predictor=predictor))
+    """Per structure: the start slice, slices reached vs labelled, and 3D Dice of the propagated mask;
+    ``options``: as for :func:`evaluate_propagation_job`."""
+    return run(evaluate_propagation_job(image, label_image, model, selection, **options))
 
 
 def evaluate_propagation_job(
