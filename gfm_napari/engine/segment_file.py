@@ -120,26 +120,12 @@ def segment_job(
     return volume
 
 
-def segment_image(
-    image: Image,
-    model: LoadedModel,
-    *,
-    points: np.ndarray,
-    labels: np.ndarray,
-    box: tuple[float, float, float, float] | None,
-    axis: int | None = None,
-    index: int | None = None,
-    propagate_3d: bool = False,
-    window: tuple[float, float] | None = None,
-    bands: BandSelection | None = None,
-) -> np.ndarray:
-    """Bool mask on ``image``'s spatial grid: the prompted plane, or every slice reached by propagation.
+def segment_image(image: Image, model: LoadedModel, **options) -> np.ndarray:
+    """Bool mask on ``image``'s spatial grid: the prompted plane, or every slice reached by propagation;
+    ``options``: as for :func:`segment_job` (``points``, ``labels``, ``box``, ``axis``, ``index``, ...).
 
     Raises:
         PromptError: negative clicks alone (:meth:`Prompts.require_object`), prompts outside the plane, a slice
             without contrast. ImageReadError: a 2D image without contrast or nodata everywhere.
     """
-    return run(segment_job(
-        image, model, points=points, labels=labels, box=box, axis=axis, index=index, propagate_3d=propagate_3d,
-        window=window, bands=bands,
-    ))
+    return run(segment_job(image, model, **options))
