@@ -142,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
                           "with --propagate: the prompt on the start slice (default box)")
     evaluate.add_argument("--no-feed-logits", action="store_true",
                           help="with --clicks: do not feed the previous logits back as mask input")
+    evaluate.add_argument("--first-click", choices=["center", "random"], default="center",
+                          help="the first click (--clicks, and --prompt click / click+box): the object's most interior "
+                          "pixel (center, default) or a pixel drawn uniformly from its inner half (random: depth at "
+                          "least half the maximum; seeded per object by --seed)")
+    evaluate.add_argument("--seed", type=int, default=0, help="with --first-click random: the seed (default 0)")
     evaluate.add_argument("--propagate", action="store_true",
                           help="3D: prompt each structure (--start) on its largest slice, propagate, Dice per volume")
     evaluate.add_argument("--instances", action="store_true",
@@ -754,7 +759,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             from .evaluation.interactive import evaluate_clicks_job
 
             report = run(evaluate_clicks_job(image, labels, model, selection, start=args.start or "click",
-                                             max_clicks=args.clicks, feed_logits=not args.no_feed_logits), bar)
+                                             max_clicks=args.clicks, feed_logits=not args.no_feed_logits,
+                                             first_click=args.first_click, seed=args.seed), bar)
         elif args.propagate:
             from .evaluation.volumetric import evaluate_propagation_job
 
@@ -763,7 +769,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             from .evaluation.prompted import evaluate_prompts_job
 
             report = run(evaluate_prompts_job(image, labels, model, selection,
-                                              prompt_kinds=args.prompt or ["box", "click", "click+box"]), bar)
+                                              prompt_kinds=args.prompt or ["box", "click", "click+box"],
+                                              first_click=args.first_click, seed=args.seed), bar)
     if plot is not None:
         from .evaluation.plot import plot_iou_curves
 
