@@ -349,6 +349,9 @@ def _model_options(parser: argparse.ArgumentParser, default: str | None = None) 
                         help="a pretrained encoder (gfm-napari pretrain: <run>/encoder.safetensors with its .json)")
     parser.add_argument("--window", type=_window, help="CT window LEVEL,WIDTH in HU (default 40,400)")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--click-strategy", choices=["direct", "box-search"],
+                        help="an object's first click: decode it as is (direct), or search square boxes centred on it "
+                        "and keep the one most consistent with its mask (box-search); default: direct")
 
 
 # ---- argument types -------------------------------------------------------------------------------
@@ -606,6 +609,10 @@ def _load(args: argparse.Namespace, *, fast: bool = True):
     from .models import DEFAULT_MODEL, load_model
 
     model = load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast)
+    if getattr(args, "click_strategy", None) is not None:
+        import dataclasses
+
+        model = dataclasses.replace(model, click_strategy=args.click_strategy)
     if args.encoder is None:
         return model
     from .models.encoder_files import load_encoder

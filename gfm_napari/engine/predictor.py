@@ -40,12 +40,27 @@ class Prediction:
     low_res_logits: torch.Tensor
 
 
-class Predictor:
-    """Interactive segmentation on one loaded model, with an embedding cache."""
+CLICK_STRATEGIES = ("direct", "box-search")
 
-    def __init__(self, model: LoadedModel, cache: EmbeddingCache | None = None) -> None:
+
+class Predictor:
+    """Interactive segmentation on one loaded model, with an embedding cache.
+
+    ``click_strategy`` decides how the first click of an object (exactly one positive point, no box, no mask
+    input) is answered: ``"direct"`` decodes the click itself; ``"box-search"`` turns it into a search over square
+    boxes centred on it (:mod:`gfm_napari.engine.click_search`). Any other prompts take the direct path. None: the
+    model's own setting (``LoadedModel.click_strategy``).
+    """
+
+    def __init__(
+        self, model: LoadedModel, cache: EmbeddingCache | None = None, *, click_strategy: str | None = None
+    ) -> None:
         self.model = model
         self.cache = cache if cache is not None else EmbeddingCache()
+        strategy = click_strategy if click_strategy is not None else getattr(model, "click_strategy", "direct")
+        if strategy not in CLICK_STRATEGIES:
+            raise ValueError(f"click_strategy must be one of {CLICK_STRATEGIES}, got {strategy!r}")
+        self.click_strategy = strategy
 
     # ---- slow path: once per plane -------------------------------------------------------------
     def embed(
@@ -128,18 +143,20 @@ class Predictor:
         mask_input: torch.Tensor | None = None,
         *,
         multimask: bool | None = None,
+        search: bool = True,
     ) -> Prediction:
         """Mask for prompts in plane pixel coordinates (x = column, y = row; labels 1 / 0).
 
         ``multimask=None`` asks for SAM's three candidates when the prompt is one lone point (where one mask is
-        ambiguous) and keeps the one with the best predicted IoU.
+        ambiguous) and keeps the one with the best predicted IoU. ``search=False`` answers a first click directly
+        whatever the click strategy.
         """
         prompts = Prompts(
             points if points is not None else np.zeros((0, 2)),
             labels if labels is not None else np.zeros((0,)),
             box,
         )
-        return self.predict_prompts(embedding, prompts, mask_input, multimask=multimask)
+        return self.predict_prompts(embedding, prompts, mask_input, multimask=multimask, search=search)
 
     def predict_prompts(
         self,
@@ -148,8 +165,13 @@ class Predictor:
         mask_input: torch.Tensor | None = None,
         *,
         multimask: bool | None = None,
+        search: bool = True,
     ) -> Prediction:
         prompts.check(embedding.plane_shape)
+        if search and self.click_strategy == "box-search" and is_first_click(prompts, mask_input):
+            from .click_search import search_click
+
+            return search_click(self, embedding, prompts.points[0])
         if multimask is None:
             multimask = prompts.box is None and len(prompts.points) == 1
         device = self.model.device
@@ -182,3 +204,9 @@ class Predictor:
         logits = F.interpolate(low_res_logits, size=(size, size), mode="bilinear", align_corners=False)
         logits = logits[..., :rows, :cols]
         return F.interpolate(logits, size=plane_shape, mode="bilinear", align_corners=False)
+
+
+def is_first_click(prompts: Prompts, mask_input: torch.Tensor | None = None) -> bool:
+    """Exactly one positive click, no box and no previous mask: the first click of an object."""
+    return (prompts.box is None and len(prompts.points) == 1 and int(prompts.labels[0]) == 1
+            and (mask_input is None or mask_input.numel() == 0))

@@ -99,6 +99,7 @@ class LoadedModel:
     device: torch.device
     model_id: str
     weights_path: Path
+    click_strategy: str = "direct"  # how predictors answer an object's first click (engine.predictor.Predictor)
 
 
 def _packaged_litemedsam_weights() -> Path:
