@@ -36,23 +36,14 @@ TARGETS = {
 }
 
 
-def run_bench(
-    image: Image,
-    model: LoadedModel,
-    *,
-    slices: int = 5,
-    clicks: int = 50,
-    window: tuple[float, float] | None = None,
-    peers: bool = False,
-    peer_slices: int = 2,
-) -> dict:
-    """Time ``slices`` encoder passes and ``clicks`` single-click answers on the middle plane of ``image``.
+def run_bench(image: Image, model: LoadedModel, **options) -> dict:
+    """Time ``slices`` encoder passes and ``clicks`` single-click answers on the middle plane of ``image``;
+    ``options``: as for :func:`bench_job`.
 
     Contenders take turns within each round (ours, our plain path, the peers), so a slow spell of a shared machine
     falls on all of them alike. SamPredictor's ~10 s encoder runs only in the first ``peer_slices`` rounds.
     """
-    return run(bench_job(image, model, slices=slices, clicks=clicks, window=window, peers=peers,
-                         peer_slices=peer_slices))
+    return run(bench_job(image, model, **options))
 
 
 def bench_job(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from gfm_napari.cli import main
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.engine.prompts import Prompts, depth_map, interior_point
 from gfm_napari.engine.propagate import dice
@@ -104,26 +102,15 @@ def test_random_one_click_dice_on_real_ct_liver_is_near_the_centre_click(litemed
     assert min(drawn) > 0.3  # no random click inside the inner half loses the liver entirely (worst: 0.39)
 
 
-def _evaluate(shared_data, tmp_path, capsys, name, *extra):
-    out = tmp_path / f"{name}.json"
-    argv = ["evaluate", "--image", str(shared_data / "ct_totalseg" / "example_ct_sm.nii.gz"),
-            "--label", str(shared_data / "ct_totalseg" / "example_seg.nii.gz"), "--labels", "5,1",
-            "--max-slices", "2", "-o", str(out), *extra]
-    assert main(argv) == 0
-    capsys.readouterr()
-    return json.loads(out.read_text())
-
-
-def test_evaluate_records_the_first_click_and_its_seed(shared_data, tmp_path, capsys):
-    centre = _evaluate(shared_data, tmp_path, capsys, "centre", "--clicks", "2")
+def test_evaluate_records_the_first_click_and_its_seed(evaluate_ct):
+    centre = evaluate_ct("--clicks", "2")
     assert centre["first_click"] == "center" and centre["seed"] is None
-    drawn = _evaluate(shared_data, tmp_path, capsys, "random", "--clicks", "2", "--first-click", "random")
-    again = _evaluate(shared_data, tmp_path, capsys, "again", "--clicks", "2", "--first-click", "random")
+    drawn = evaluate_ct("--clicks", "2", "--first-click", "random")
+    again = evaluate_ct("--clicks", "2", "--first-click", "random")
     assert drawn["first_click"] == "random" and drawn["seed"] == 0
     drawn.pop("plot"), again.pop("plot")
     assert drawn == again  # seeded: the same report twice
     assert drawn["overall"]["objects"] == centre["overall"]["objects"] == 4
-    prompted = _evaluate(shared_data, tmp_path, capsys, "prompted", "--prompt", "click", "--first-click", "random",
-                         "--seed", "3")
+    prompted = evaluate_ct("--prompt", "click", "--first-click", "random", "--seed", "3")
     assert prompted["first_click"] == "random" and prompted["seed"] == 3
     assert set(prompted["mean_dice"]) == {"click"} and prompted["mean_dice"]["click"] > 0.3

@@ -5,25 +5,15 @@ import json
 from gfm_napari.cli import main
 
 
-def _evaluate(shared_data, tmp_path, capsys, *extra):
-    out = tmp_path / "report.json"
-    argv = ["evaluate", "--image", str(shared_data / "ct_totalseg" / "example_ct_sm.nii.gz"),
-            "--label", str(shared_data / "ct_totalseg" / "example_seg.nii.gz"), "--labels", "5,1",
-            "--max-slices", "2", "-o", str(out), *extra]
-    assert main(argv) == 0
-    capsys.readouterr()
-    return json.loads(out.read_text())
-
-
-def test_box_prompts_on_liver_and_spleen_report_dice_per_structure(shared_data, tmp_path, capsys):
-    report = _evaluate(shared_data, tmp_path, capsys, "--prompt", "box", "--prompt", "click")
+def test_box_prompts_on_liver_and_spleen_report_dice_per_structure(evaluate_ct):
+    report = evaluate_ct("--prompt", "box", "--prompt", "click")
     assert set(report["structures"]) == {"liver", "spleen"}  # names from labels.json
     liver = report["structures"]["liver"]
     assert liver["slices"] == 2 and liver["dice"]["box"] >= 0.8 and liver["dice"]["box"] > liver["dice"]["click"]
 
 
-def test_simulated_clicks_report_noc_failures_and_miou_per_click(shared_data, tmp_path, capsys):
-    report = _evaluate(shared_data, tmp_path, capsys, "--clicks", "3", "--start", "box")
+def test_simulated_clicks_report_noc_failures_and_miou_per_click(evaluate_ct):
+    report = evaluate_ct("--clicks", "3", "--start", "box")
     overall = report["overall"]
     assert overall["objects"] == 4 and len(overall["mIoU@k"]) == 3
     assert {"NoC@85", "NoC@90", "failures@85"} <= set(overall)
@@ -34,15 +24,15 @@ def test_simulated_clicks_report_noc_failures_and_miou_per_click(shared_data, tm
     assert all(row["pixels"] > 0 and 1 <= row["NoC@85"] <= 3 for row in liver["per_object"])
 
 
-def test_simulated_clicks_write_an_iou_vs_clicks_plot_beside_the_report(shared_data, tmp_path, capsys):
-    report = _evaluate(shared_data, tmp_path, capsys, "--clicks", "3", "--no-feed-logits")
-    plot = tmp_path / "report.png"
+def test_simulated_clicks_write_an_iou_vs_clicks_plot_beside_the_report(evaluate_ct, tmp_path):
+    report = evaluate_ct("--clicks", "3", "--no-feed-logits")
+    plot = tmp_path / "report0.png"  # beside the report, report0.json
     assert report["plot"] == str(plot) and report["feed_logits"] is False
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
 
 
-def test_propagated_structures_report_dice_per_volume(shared_data, tmp_path, capsys):
-    report = _evaluate(shared_data, tmp_path, capsys, "--propagate")
+def test_propagated_structures_report_dice_per_volume(evaluate_ct):
+    report = evaluate_ct("--propagate")
     assert report["start"] == "box"
     for name in ("liver", "spleen"):  # measured 3D Dice: liver 0.918, spleen 0.926 (30 labelled slices each)
         structure = report["structures"][name]
@@ -50,13 +40,12 @@ def test_propagated_structures_report_dice_per_volume(shared_data, tmp_path, cap
     assert report["mean_dice_3d"] >= 0.88
 
 
-def test_an_adapter_file_is_loaded_over_the_model(shared_data, tmp_path, capsys):
+def test_an_adapter_file_is_loaded_over_the_model(evaluate_ct):
     from importlib.resources import files
 
     weights = files("gfm_napari") / "resources" / "weights" / "litemedsam_clicks.safetensors"
-    base = _evaluate(shared_data, tmp_path, capsys, "--model", "litemedsam", "--prompt", "click")
-    tuned = _evaluate(shared_data, tmp_path, capsys, "--model", "litemedsam", "--prompt", "click",
-                      "--adapter", str(weights))
+    base = evaluate_ct("--model", "litemedsam", "--prompt", "click")
+    tuned = evaluate_ct("--model", "litemedsam", "--prompt", "click", "--adapter", str(weights))
     assert tuned["model"].startswith(base["model"] + "+")
     assert tuned["structures"]["liver"]["dice"]["click"] > base["structures"]["liver"]["dice"]["click"] + 0.3
 
