@@ -352,6 +352,10 @@ def _model_options(parser: argparse.ArgumentParser, default: str | None = None) 
     parser.add_argument("--click-strategy", choices=["direct", "box-search"],
                         help="an object's first click: decode it as is (direct), or search square boxes centred on it "
                         "and keep the one most consistent with its mask (box-search); default: direct")
+    parser.add_argument("--zoom", choices=["auto", "off"],
+                        help="planes over twice the model's input size: segment each object in a window around its "
+                        "prompts, at the finest scale that holds it (auto, the default), or shrink the whole plane "
+                        "(off)")
 
 
 # ---- argument types -------------------------------------------------------------------------------
@@ -609,10 +613,12 @@ def _load(args: argparse.Namespace, *, fast: bool = True):
     from .models import DEFAULT_MODEL, load_model
 
     model = load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast)
-    if getattr(args, "click_strategy", None) is not None:
-        import dataclasses
+    import dataclasses
 
+    if getattr(args, "click_strategy", None) is not None:
         model = dataclasses.replace(model, click_strategy=args.click_strategy)
+    if getattr(args, "zoom", None) is not None:
+        model = dataclasses.replace(model, zoom=args.zoom == "auto")
     if args.encoder is None:
         return model
     from .models.encoder_files import load_encoder

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..images import Image, Normalization, fit_normalization, take_plane
+from ..images.windowed import Window
 from ..models import LoadedModel
 from .cache import CacheKey, EmbeddingCache, digest_plane
 from .prompts import Prompts, ResizeLongestSide
@@ -33,11 +34,13 @@ class Embedding:
 @dataclass(frozen=True, eq=False)
 class Prediction:
     """A binary ``mask`` (rows, cols) on the plane grid, its predicted IoU ``score``, and the decoder's
-    ``low_res_logits`` (1, 1, L, L) that can be fed back as ``mask_input`` for the next prompt."""
+    ``low_res_logits`` (1, 1, L, L) that can be fed back as ``mask_input`` for the next prompt; ``window``: the part
+    of the plane the logits belong to (its working window, :mod:`~gfm_napari.engine.zoom`; None = the whole plane)."""
 
     mask: np.ndarray
     score: float
     low_res_logits: torch.Tensor
+    window: Window | None = None
 
 
 CLICK_STRATEGIES = ("direct", "box-search")
@@ -50,10 +53,15 @@ class Predictor:
     input) is answered: ``"direct"`` decodes the click itself; ``"box-search"`` turns it into a search over square
     boxes centred on it (:mod:`gfm_napari.engine.click_search`). Any other prompts take the direct path. None: the
     model's own setting (``LoadedModel.click_strategy``).
+
+    ``zoom``: whether planes much larger than the model's input are segmented in working windows around the prompts
+    (:mod:`gfm_napari.engine.zoom`, used through :class:`~gfm_napari.engine.zoom.PlaneSegmenter`); None: the model's
+    own setting (``LoadedModel.zoom``).
     """
 
     def __init__(
-        self, model: LoadedModel, cache: EmbeddingCache | None = None, *, click_strategy: str | None = None
+        self, model: LoadedModel, cache: EmbeddingCache | None = None, *, click_strategy: str | None = None,
+        zoom: bool | None = None,
     ) -> None:
         self.model = model
         self.cache = cache if cache is not None else EmbeddingCache()
@@ -61,6 +69,7 @@ class Predictor:
         if strategy not in CLICK_STRATEGIES:
             raise ValueError(f"click_strategy must be one of {CLICK_STRATEGIES}, got {strategy!r}")
         self.click_strategy = strategy
+        self.zoom = zoom if zoom is not None else getattr(model, "zoom", True)
 
     # ---- slow path: once per plane -------------------------------------------------------------
     def embed(
@@ -70,9 +79,11 @@ class Predictor:
         index: int | None = None,
         *,
         normalization: Normalization | None = None,
+        window: Window | None = None,
     ) -> Embedding:
-        """Embedding of ``image`` (2D) or of slice ``index`` along ``axis`` (3D), from the cache when known."""
-        return self.embed_many(image, axis, [index], normalization=normalization)[0]
+        """Embedding of ``image`` (2D) or of slice ``index`` along ``axis`` (3D), from the cache when known; with
+        ``window``, of that part of the plane only (encoded at the model's input size, so at a finer scale)."""
+        return self.embed_many(image, axis, [index], normalization=normalization, window=window)[0]
 
     def embed_many(
         self,
@@ -82,10 +93,14 @@ class Predictor:
         *,
         normalization: Normalization | None = None,
         batch_size: int = 4,
+        window: Window | None = None,
     ) -> list[Embedding]:
-        """Embeddings of several slices; the uncached ones are encoded in batches of ``batch_size``."""
+        """Embeddings of several slices (or of ``window`` on each); the uncached ones are encoded in batches of
+        ``batch_size``."""
         normalization = normalization if normalization is not None else fit_normalization(image)
         planes = [take_plane(image, axis, index) for index in indices]
+        if window is not None:
+            planes = [plane[window.slices] for plane in planes]
         keys = [self.key(plane, axis, index, normalization) for plane, index in zip(planes, indices)]
         features: dict[int, torch.Tensor] = {}
         missing = []

@@ -52,6 +52,11 @@ class Prompts:
         """True with a box or at least one positive click: prompts that say where the object is."""
         return self.box is not None or bool((self.labels == POSITIVE).any())
 
+    def shifted(self, dx: float, dy: float) -> Prompts:
+        """The same prompts moved by (dx, dy) pixels (e.g. into a window whose corner is at (-dx, -dy))."""
+        box = None if self.box is None else tuple(np.add(self.box, (dx, dy, dx, dy)).tolist())
+        return Prompts(self.points + (dx, dy), self.labels, box)
+
     def require_object(self) -> None:
         """Raise :class:`PromptError` for prompts that cannot start a segmentation: none at all, or negative clicks
         alone (they only say what is not the object; SAM-family models then segment something arbitrary)."""

@@ -12,6 +12,7 @@ from ..models import LoadedModel
 from .predictor import Predictor
 from .prompts import Prompts
 from .propagate import PropagationSettings, propagate
+from .zoom import PlaneSegmenter
 
 DEFAULT_CT_WINDOW = (40.0, 400.0)
 
@@ -103,15 +104,14 @@ def segment_job(
     predictor = Predictor(model)
     total = image.spatial_shape[axis] if propagate_3d and image.spatial_ndim == 3 else 1
     yield Progress(0, total, "encoding the image" if axis is None else f"encoding slice {index}")
-    embedding = predictor.embed(image, axis, index, normalization=normalization)
-    prediction = predictor.predict_prompts(embedding, prompts)
+    prediction = PlaneSegmenter(predictor, image, axis, index, normalization).predict(prompts)
     if image.spatial_ndim == 2:
         return prediction.mask
     if propagate_3d:
         settings = PropagationSettings(batch_size=1 if model.device.type == "cpu" else 4)
         return (yield from propagate(
             predictor, image, axis, index, prediction.mask, normalization=normalization,
-            start_logits=prediction.low_res_logits, settings=settings,
+            start_logits=prediction.low_res_logits if prediction.window is None else None, settings=settings,
         ))
     volume = image.zeros(bool)
     view = [slice(None)] * 3

@@ -38,6 +38,7 @@ from .predictor import Prediction, Predictor
 from .prompts import NEGATIVE, POSITIVE, Prompts
 from .propagate import PropagationSettings, propagate
 from .tiles import TiledSegmenter
+from .zoom import PlaneSegmenter
 
 PlaneKey = tuple[int | None, int | None]
 Region = tuple[slice, ...]
@@ -66,18 +67,18 @@ def from_plane(axis: int | None, index: int | None, x: float, y: float) -> np.nd
 
 @dataclass(frozen=True, eq=False)
 class PlaneState:
-    """The current object's prompts on one plane, the preview they gave (None until computed) and the low-res
-    logits of the previous preview (the next prompt's mask input). ``generation`` says which model and
-    normalisation ``prediction`` and ``feedback`` belong to."""
+    """The current object's prompts on one plane, the preview they gave (None until computed) and the previous
+    preview (its working window is kept, its low-res logits are the next prompt's mask input). ``generation`` says
+    which model and normalisation ``prediction`` and ``previous`` belong to."""
 
     prompts: Prompts
     prediction: Prediction | None = None
-    feedback: torch.Tensor | None = None
+    previous: Prediction | None = None
     generation: int = 0
 
     @property
     def nbytes(self) -> int:
-        size = 0 if self.feedback is None else _tensor_bytes(self.feedback)
+        size = 0 if self.previous is None else _tensor_bytes(self.previous.low_res_logits)
         if self.prediction is not None:
             size += self.prediction.mask.nbytes + _tensor_bytes(self.prediction.low_res_logits)
         return size
@@ -394,14 +395,15 @@ class SegmentationSession:
     # ---- internals -----------------------------------------------------------------------------------------------
     def _predict(self, key: PlaneKey, state: PlaneState) -> Prediction:
         if not state.prompts.has_object:  # negative clicks alone say only what the object is not: nothing yet
-            kept = state.feedback if state.feedback is not None else _NO_LOGITS
-            return Prediction(np.zeros(self.plane_shape(*key), bool), float("nan"), kept)
+            nothing = np.zeros(self.plane_shape(*key), bool)
+            if state.previous is None:
+                return Prediction(nothing, float("nan"), _NO_LOGITS)
+            return replace(state.previous, mask=nothing, score=float("nan"))
         if self._raster is not None:
             return self._predict_tiled(state.prompts)
-        embedding = self.predictor.embed(self.image, *key, normalization=self.normalization)
-        use_feedback = (self.feedback_logits and state.generation == self._generation and state.feedback is not None
-                        and state.feedback.numel() > 0)
-        return self.predictor.predict_prompts(embedding, state.prompts, state.feedback if use_feedback else None)
+        plane = PlaneSegmenter(self.predictor, self.image, *key, self.normalization)
+        previous = state.previous if state.generation == self._generation else None
+        return plane.predict(state.prompts, previous, feedback=self.feedback_logits)
 
     def _predict_tiled(self, prompts: Prompts) -> Prediction:
         """The mask of ``prompts`` on a raster read by windows: only the tiles they fall in are read and encoded;
@@ -431,9 +433,9 @@ class SegmentationSession:
         if prompts.is_empty:
             self._planes.pop(key, None)
         elif old is not None and self._is_valid(old):
-            self._planes[key] = PlaneState(prompts, None, old.prediction.low_res_logits, old.generation)
+            self._planes[key] = PlaneState(prompts, None, old.prediction, old.generation)
         elif old is not None:
-            self._planes[key] = PlaneState(prompts, None, old.feedback, old.generation)
+            self._planes[key] = PlaneState(prompts, None, old.previous, old.generation)
         else:
             self._planes[key] = PlaneState(prompts, generation=self._generation)
         self._push(step)

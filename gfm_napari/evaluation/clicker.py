@@ -13,7 +13,7 @@ The first click may instead be drawn at random from the object's inner half (:fu
 result depends on where the first click lands; the clicks after it follow the rule above.
 
 Coordinates follow SAM: a click is ``(x, y, label)`` with x = column, y = row, in plane pixels. Masks are bool
-arrays (rows, cols). Pure numpy/scipy apart from the :class:`~gfm_napari.engine.predictor.Predictor` driven by
+arrays (rows, cols). Pure numpy/scipy apart from the :class:`~gfm_napari.engine.zoom.PlaneSegmenter` driven by
 :func:`simulate` (whose tensors are used through their own methods: this module does not import torch).
 """
 
@@ -28,7 +28,7 @@ from ..engine.prompts import NEGATIVE, POSITIVE, Prompts, box_from_mask, depth_m
 from ..errors import GfmError
 
 if TYPE_CHECKING:
-    from ..engine.predictor import Embedding, Predictor
+    from ..engine.zoom import PlaneSegmenter
 
 Click = tuple[int, int, int]  # (x = column, y = row, label 1 / 0)
 STARTS = ("click", "box")
@@ -142,8 +142,7 @@ def first_click(truth: np.ndarray, mode: str = "center", rng: np.random.Generato
 
 
 def simulate(
-    predictor: Predictor,
-    embedding: Embedding,
+    plane: PlaneSegmenter,
     truth: np.ndarray,
     *,
     start: str = "click",
@@ -153,14 +152,14 @@ def simulate(
     first: str = "center",
     rng: np.random.Generator | None = None,
 ) -> ClickTrace:
-    """Simulate up to ``max_clicks`` prompts on one object ``truth`` (bool, ``embedding.plane_shape``).
+    """Simulate up to ``max_clicks`` prompts on one object ``truth`` (bool, ``plane.plane_shape``).
 
     ``start="click"``: the first prompt is a click by :func:`next_click` from an empty prediction.
     ``start="box"``: the first prompt is the truth's tight box (:func:`box_from_mask`) and counts as prompt
     number 1; the clicks that follow keep the box. Each prediction uses every click so far (and the box), with
-    the previous low-res logits as ``mask_input`` when ``feed_logits``; the mask is ``sigmoid(logits) >
-    threshold`` on the plane grid (0.49 as in RITM, not the predictor's ``> 0.5`` mask). Stops early only when
-    no error is left. ``first`` (with ``start="click"`` only) chooses the first click by :func:`first_click`
+    the previous low-res logits as ``mask_input`` when ``feed_logits`` (an object keeps its working window
+    either way); the mask is ``sigmoid(logits) > threshold`` on the plane grid (0.49 as in RITM, not the
+    predictor's ``> 0.5`` mask). Stops early only when no error is left. ``first`` (with ``start="click"`` only) chooses the first click by :func:`first_click`
     (``"random"`` draws it with ``rng``); every later click follows :func:`next_click`.
     """
     if start not in STARTS:
@@ -172,22 +171,21 @@ def simulate(
     if max_clicks < 1:
         raise ValueError(f"max_clicks must be at least 1, not {max_clicks}")
     truth = np.asarray(truth, bool)
-    if truth.shape != tuple(embedding.plane_shape):
-        raise ValueError(f"truth {truth.shape} does not match the plane {tuple(embedding.plane_shape)}")
+    if truth.shape != tuple(plane.plane_shape):
+        raise ValueError(f"truth {truth.shape} does not match the plane {tuple(plane.plane_shape)}")
     if not truth.any():
         raise ValueError("truth is empty: nothing to click on")
 
     def predict(prompts: Prompts, previous):
-        result = predictor.predict_prompts(embedding, prompts, previous if feed_logits else None)
-        probability = predictor.upscale(result.low_res_logits, embedding.plane_shape).sigmoid()
-        return np.asarray(probability[0, 0].cpu().numpy() > threshold), result.low_res_logits
+        result = plane.predict(prompts, previous, feedback=feed_logits)
+        return np.asarray(plane.plane_logits(result).sigmoid().cpu().numpy() > threshold), result
 
     box = box_from_mask(truth) if start == "box" else None
     prediction = np.zeros_like(truth)
-    logits = None
+    last = None
     ious: list[float] = []
     if box is not None:
-        prediction, logits = predict(Prompts(box=box), None)
+        prediction, last = predict(Prompts(box=box), None)
         ious.append(iou(prediction, truth))
     clicks: list[Click] = []
     clicked = np.zeros_like(truth)
@@ -202,7 +200,7 @@ def simulate(
         clicked[click[1], click[0]] = True
         points = np.array([[x, y] for x, y, _ in clicks], np.float64)
         labels = np.array([label for _, _, label in clicks], np.int64)
-        prediction, logits = predict(Prompts(points, labels, box), logits)
+        prediction, last = predict(Prompts(points, labels, box), last)
         ious.append(iou(prediction, truth))
     ious += [ious[-1]] * (max_clicks - len(ious))
     return ClickTrace(tuple(float(v) for v in ious), tuple(clicks), start)

@@ -52,8 +52,7 @@ def evaluate_clicks_job(
         traces, rows = [], []
         for position, (index, truth) in enumerate(objects):
             yield Progress(done, total, name if index is None else f"{name}, slice {index}")
-            embedding = setting.predictor.embed(image, setting.axis, index, normalization=setting.normalization)
-            trace = simulate(setting.predictor, embedding, truth, start=start, max_clicks=max_clicks,
+            trace = simulate(setting.plane(image, index), truth, start=start, max_clicks=max_clicks,
                              feed_logits=feed_logits, first=first_click,
                              rng=object_rng(seed, label_id, position) if first_click == "random" else None)
             traces.append(trace)
@@ -69,6 +68,7 @@ def evaluate_clicks_job(
         "first_click": first_click,
         "seed": seed if first_click == "random" else None,
         "feed_logits": feed_logits,
+        "zoom": setting.predictor.zoom,
         "axis": setting.axis,
         "overall": summarise(everything) if everything else None,
         "structures": structures,

@@ -21,6 +21,7 @@ from ..engine.predictor import Predictor
 from ..engine.prompts import POSITIVE, Prompts, box_from_mask, interior_point
 from ..engine.propagate import dice
 from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
+from ..engine.zoom import PlaneSegmenter
 from ..errors import GfmError
 from ..images import Image, Normalization, fit_normalization, plane_of
 from ..images.align import keep_slices, labels_on_grid
@@ -69,6 +70,10 @@ class Setting:
     normalization: Normalization
     predictor: Predictor
     axis: int | None
+
+    def plane(self, image: Image, index: int | None) -> PlaneSegmenter:
+        """Where the objects on plane ``index`` are prompted (at their working resolution)."""
+        return PlaneSegmenter(self.predictor, image, self.axis, index, self.normalization)
 
     def objects(self, selection: Selection) -> Iterator[tuple[int, list[tuple[int | None, np.ndarray]]]]:
         """(label id, [(plane index, bool truth), ...]) per structure with a large enough cross-section."""
@@ -165,12 +170,12 @@ def evaluate_prompts_job(
         scores: dict[str, list[float]] = {kind: [] for kind in prompt_kinds}
         for position, (index, truth) in enumerate(objects):
             yield Progress(done, total, name if index is None else f"{name}, slice {index}")
-            embedding = setting.predictor.embed(image, setting.axis, index, normalization=setting.normalization)
+            plane = setting.plane(image, index)
             click = None
             if first_click == "random" and any(kind != "box" for kind in prompt_kinds):
                 click = pick_first_click(truth, first_click, object_rng(seed, label_id, position))[:2]
             for kind in prompt_kinds:
-                prediction = setting.predictor.predict_prompts(embedding, prompts_from_mask(truth, kind, click))
+                prediction = plane.predict(prompts_from_mask(truth, kind, click))
                 scores[kind].append(dice(prediction.mask, truth))
             done += 1
         structures[name] = {
@@ -191,6 +196,7 @@ def evaluate_prompts_job(
         "normalization": setting.normalization.describe(),
         "first_click": first_click,
         "seed": seed if first_click == "random" else None,
+        "zoom": setting.predictor.zoom,
         "structures": structures,
         "mean_dice": overall,
     }

@@ -100,6 +100,7 @@ class LoadedModel:
     model_id: str
     weights_path: Path
     click_strategy: str = "direct"  # how predictors answer an object's first click (engine.predictor.Predictor)
+    zoom: bool = True  # large planes segmented in working windows around the prompts (engine.zoom)
 
 
 def _packaged_litemedsam_weights() -> Path:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from gfm_napari.engine.prompts import Prompts, box_from_mask
+from gfm_napari.engine.zoom import PlaneSegmenter
 from gfm_napari.evaluation.clicker import ClickTrace, iou, next_click, noc, object_summary, simulate, summarise
 from gfm_napari.images import fit_normalization
 
@@ -97,26 +98,28 @@ def test_object_summary_gives_one_objects_noc_per_target_and_best_iou():
 
 # ---- simulate with a stub predictor (no model) -------------------------------------------------------
 class _PerfectAtHalf:
-    """Logits 0 (sigmoid 0.5) on the truth, -10 elsewhere: foreground only at RITM's 0.49 threshold."""
+    """A plane whose logits are 0 (sigmoid 0.5) on the truth, -10 elsewhere: foreground only at RITM's 0.49
+    threshold."""
 
     def __init__(self, truth):
-        self.logits = torch.from_numpy(np.where(truth, 0.0, -10.0))[None, None]
-        self.mask_inputs = []
+        self.plane_shape = truth.shape
+        self.logits = torch.from_numpy(np.where(truth, 0.0, -10.0))
+        self.previous = []
 
-    def predict_prompts(self, embedding, prompts, mask_input=None, *, multimask=None):
-        self.mask_inputs.append(mask_input)
-        return SimpleNamespace(mask=np.zeros(embedding.plane_shape, bool), score=1.0, low_res_logits=self.logits)
+    def predict(self, prompts, previous=None, *, feedback=True):
+        self.previous.append(previous)
+        return SimpleNamespace(mask=np.zeros(self.plane_shape, bool), score=1.0, low_res_logits=self.logits)
 
-    def upscale(self, low_res_logits, plane_shape):
-        return low_res_logits
+    def plane_logits(self, prediction):
+        return prediction.low_res_logits
 
 
 def test_simulate_thresholds_at_049_and_pads_after_early_stop():
     truth = _square((20, 20), 6, 8, 5)
     stub = _PerfectAtHalf(truth)
-    trace = simulate(stub, SimpleNamespace(plane_shape=(20, 20)), truth, max_clicks=4)
+    trace = simulate(stub, truth, max_clicks=4)
     assert trace == ClickTrace((1.0, 1.0, 1.0, 1.0), ((10, 8, 1),), "click")
-    assert stub.mask_inputs == [None]
+    assert stub.previous == [None]
 
 
 # ---- real data: LiteMedSAM on the CT liver -------------------------------------------------------------
@@ -124,15 +127,14 @@ def test_simulate_thresholds_at_049_and_pads_after_early_stop():
 def liver_slice(shared_predictor, ct, ct_labels):
     liver = ct_labels == 5
     index = int(np.argmax(liver.sum(axis=(0, 1))))
-    embedding = shared_predictor.embed(ct, 2, index, normalization=fit_normalization(ct))
-    return embedding, liver[:, :, index]
+    return PlaneSegmenter(shared_predictor, ct, 2, index, fit_normalization(ct)), liver[:, :, index]
 
 
 def test_box_start_on_real_ct_liver(shared_predictor, liver_slice):
-    embedding, truth = liver_slice
-    trace = simulate(shared_predictor, embedding, truth, start="box", max_clicks=3)
-    plain = shared_predictor.predict_prompts(embedding, Prompts(box=box_from_mask(truth)))
-    probability = torch.sigmoid(shared_predictor.upscale(plain.low_res_logits, embedding.plane_shape))[0, 0]
+    plane, truth = liver_slice
+    trace = simulate(plane, truth, start="box", max_clicks=3)
+    plain = plane.predict(Prompts(box=box_from_mask(truth)))
+    probability = torch.sigmoid(plane.plane_logits(plain))
     assert len(trace.ious) == 3 and trace.start == "box"
     assert trace.ious[0] == pytest.approx(iou(probability.numpy() > 0.49, truth), abs=1e-12)
     assert trace.ious[0] > 0.5
@@ -140,8 +142,8 @@ def test_box_start_on_real_ct_liver(shared_predictor, liver_slice):
 
 
 def test_click_start_on_real_ct_liver_clicks_inside_the_liver(shared_predictor, liver_slice):
-    embedding, truth = liver_slice
-    trace = simulate(shared_predictor, embedding, truth, start="click", max_clicks=1)
+    plane, truth = liver_slice
+    trace = simulate(plane, truth, start="click", max_clicks=1)
     (x, y, label), = trace.clicks
     assert label == 1 and truth[y, x]
     assert len(trace.ious) == 1 and trace.ious[0] > 0.0

@@ -51,24 +51,24 @@ class _Echo:
 
     def __init__(self, truth):
         self.truth = truth
+        self.plane_shape = truth.shape
 
-    def predict_prompts(self, embedding, prompts, mask_input=None, *, multimask=None):
+    def predict(self, prompts, previous=None, *, feedback=True):
         logits = np.where(self.truth, 10.0, -10.0)
         x, y = (int(v) for v in prompts.points[0])
         logits[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2] = -10.0
-        return SimpleNamespace(low_res_logits=torch.from_numpy(logits)[None, None])
+        return SimpleNamespace(low_res_logits=torch.from_numpy(logits))
 
-    def upscale(self, low_res_logits, plane_shape):
-        return low_res_logits
+    def plane_logits(self, prediction):
+        return prediction.low_res_logits
 
 
 def test_only_the_first_click_changes_and_centre_is_todays_trace(ct_liver_plane):
     truth = ct_liver_plane
-    embedding = SimpleNamespace(plane_shape=truth.shape)
-    today = simulate(_Echo(truth), embedding, truth, max_clicks=3)
-    assert simulate(_Echo(truth), embedding, truth, max_clicks=3, first="center") == today
+    today = simulate(_Echo(truth), truth, max_clicks=3)
+    assert simulate(_Echo(truth), truth, max_clicks=3, first="center") == today
     assert today.clicks[0] == next_click(np.zeros_like(truth), truth)
-    drawn = simulate(_Echo(truth), embedding, truth, max_clicks=3, first="random", rng=object_rng(0, 5, 0))
+    drawn = simulate(_Echo(truth), truth, max_clicks=3, first="random", rng=object_rng(0, 5, 0))
     assert drawn.clicks[0] == first_click(truth, "random", object_rng(0, 5, 0)) != today.clicks[0]
     prediction = truth.copy()  # the echo's mask after the first click: the truth less a 3x3 hole round it
     x, y, _ = drawn.clicks[0]
@@ -77,7 +77,7 @@ def test_only_the_first_click_changes_and_centre_is_todays_trace(ct_liver_plane)
     clicked[y, x] = True
     assert drawn.clicks[1] == next_click(prediction, truth, clicked)  # later clicks: the RITM rule
     with pytest.raises(ValueError, match="start='click' only"):
-        simulate(_Echo(truth), embedding, truth, start="box", first="random", rng=object_rng(0, 5, 0))
+        simulate(_Echo(truth), truth, start="box", first="random", rng=object_rng(0, 5, 0))
 
 
 def test_random_one_click_dice_on_real_ct_liver_is_near_the_centre_click(litemedsam_clicks, ct, ct_labels):
