@@ -191,7 +191,8 @@ def fit_normalization(
         image: the image.
         kind: override the modality's default kind (see module docstring).
         ct_window: (level, width) for ct_window.
-        mr_percentiles: (low, high) percentiles of the non-zero values for mr_percentile.
+        mr_percentiles: (low, high) percentiles for mr_percentile, of the non-zero values that are not a constant
+            background fill (:data:`BACKGROUND_SHARE`).
         band_percentiles: (low, high) per-band percentiles for band_percentile.
         bands: the three bands to keep (band_percentile; default :func:`~gfm_napari.images.bands.default_bands`).
     """
@@ -201,7 +202,7 @@ def fit_normalization(
     pixels = image.array.sample() if image.is_lazy else image.array
     if kind == "mr_percentile":
         values = pixels[np.isfinite(pixels)] if pixels.dtype.kind == "f" else pixels.ravel()
-        values = values[values != 0]
+        values = _foreground(values[values != 0])
         low, high = _percentiles(values, mr_percentiles)
         return Normalization(kind, (low,), (high,), percentiles=mr_percentiles, nonzero_only=True)
     if kind == "band_percentile":
@@ -210,6 +211,20 @@ def fit_normalization(
             nodata=image.geometry.nodata, percentiles=band_percentiles, bands=bands,
         )
     raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+BACKGROUND_SHARE = 0.2
+"""An MR volume whose minimum fills at least this share of its non-zero voxels has a constant background at that
+value (e.g. BraTS volumes stored z-scored: 83 % of the FLAIR voxels are -3.62): it is left out like zeros."""
+
+
+def _foreground(values: np.ndarray) -> np.ndarray:
+    """``values`` without a constant background fill at their minimum (see :data:`BACKGROUND_SHARE`)."""
+    if values.size == 0:
+        return values
+    floor = values.min()
+    at_floor = values == floor
+    return values[~at_floor] if at_floor.mean() >= BACKGROUND_SHARE and not at_floor.all() else values
 
 
 def fit_band_stretch(

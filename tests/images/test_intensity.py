@@ -49,6 +49,17 @@ def test_mr_percentiles_ignore_zero_voxels():
     assert norm.describe() == "mr_percentile(p=0.5-99.5,nonzero,low=1.495,high=99.505)"
 
 
+def test_a_z_scored_mr_volumes_constant_background_is_left_out_like_zeros(shared_data):
+    flair = read_image(shared_data / "mr_brats_tumour_manual" / "Flair_subtrMeanDivStd.nii.gz")
+    voxels = np.asarray(flair.array)
+    floor = voxels.min()  # -3.62: 83 % of the voxels, the background of a volume stored mean-subtracted / std-divided
+    brain = voxels[(voxels != floor) & (voxels != 0)]
+    norm = fit_normalization(flair)
+    assert norm.low == (float(np.percentile(brain, 0.5)),)
+    assert norm.high == (float(np.percentile(brain, 99.5)),)  # 5.16; with the background counted 3.36, and the
+    assert norm.apply(np.array([floor]))[0] == 0.0            # brightest oedema and tumour were clipped
+
+
 def test_mr_normalisation_uses_the_whole_volume(sample):
     mr = read_image(sample("mr"))
     norm = fit_normalization(mr)
