@@ -127,9 +127,11 @@ class Predictor:
         return CacheKey(digest_plane(plane), axis, index, self.model.model_id, normalization.describe())
 
     def is_cached(
-        self, image: Image, axis: int | None, index: int | None, normalization: Normalization
+        self, image: Image, axis: int | None, index: int | None, normalization: Normalization,
+        window: Window | None = None,
     ) -> bool:
-        return self.key(take_plane(image, axis, index), axis, index, normalization) in self.cache
+        plane = take_plane(image, axis, index)
+        return self.key(plane if window is None else plane[window.slices], axis, index, normalization) in self.cache
 
     def preprocess(self, plane: np.ndarray) -> torch.Tensor:
         """A normalised plane in [0, 1], (rows, cols) or (rows, cols, C) → model input (1, 3, S, S)."""

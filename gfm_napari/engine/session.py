@@ -229,6 +229,16 @@ class SegmentationSession:
         key = self.plane_key(axis, index)
         return self._raster is None and not self.predictor.is_cached(self.image, *key, self.normalization)
 
+    def preview_needs_encoding(self, axis: int | None, index: int | None) -> bool:
+        """True when computing the plane's preview will run the encoder first (the plane, or the working window
+        around the current object's prompts, is not encoded yet)."""
+        key = self.plane_key(axis, index)
+        state = self._planes.get(key)
+        if self._raster is not None or state is None or not state.prompts.has_object:
+            return False
+        previous = state.previous if state.generation == self._generation else None
+        return self._plane(key).needs_encoding(state.prompts, previous)
+
     def embed(self, axis: int | None, index: int | None) -> None:
         """Encode a plane into the predictor's cache (the slow step; a no-op when cached, or for a tiled raster,
         whose tiles are encoded when prompted)."""
@@ -401,9 +411,11 @@ class SegmentationSession:
             return replace(state.previous, mask=nothing, score=float("nan"))
         if self._raster is not None:
             return self._predict_tiled(state.prompts)
-        plane = PlaneSegmenter(self.predictor, self.image, *key, self.normalization)
         previous = state.previous if state.generation == self._generation else None
-        return plane.predict(state.prompts, previous, feedback=self.feedback_logits)
+        return self._plane(key).predict(state.prompts, previous, feedback=self.feedback_logits)
+
+    def _plane(self, key: PlaneKey) -> PlaneSegmenter:
+        return PlaneSegmenter(self.predictor, self.image, *key, self.normalization)
 
     def _predict_tiled(self, prompts: Prompts) -> Prediction:
         """The mask of ``prompts`` on a raster read by windows: only the tiles they fall in are read and encoded;

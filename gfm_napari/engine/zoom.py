@@ -139,10 +139,7 @@ class PlaneSegmenter:
         """The mask of ``prompts`` on the whole plane; ``previous`` (the same object's last prediction) keeps its
         window while the prompts fit in it and, with ``feedback``, gives its low-res logits as mask input there."""
         prompts.check(self.plane_shape)
-        if previous is not None and self.levels.keeps(previous.window, prompts):
-            window = previous.window
-        else:  # a first prompt, or prompts beyond their window (never the whole plane): at least its level
-            window = self.levels.choose(prompts, 0 if previous is None else _side(previous.window))
+        window = self.window_for(prompts, previous)
         logits = None
         if feedback and previous is not None and previous.window == window and previous.low_res_logits.numel():
             logits = previous.low_res_logits
@@ -151,6 +148,18 @@ class PlaneSegmenter:
             if window is None or not self.levels.touches_inner_edge(window, prediction.mask[window.slices]):
                 return prediction
             window, logits = self.levels.larger(window, prompts), None
+
+    def window_for(self, prompts: Prompts, previous: Prediction | None = None) -> Window | None:
+        """The window :meth:`predict` starts from (before any growth); None: the whole plane."""
+        if previous is not None and self.levels.keeps(previous.window, prompts):
+            return previous.window
+        # a first prompt, or prompts beyond their window (never the whole plane): at least that window's level
+        return self.levels.choose(prompts, 0 if previous is None else _side(previous.window))
+
+    def needs_encoding(self, prompts: Prompts, previous: Prediction | None = None) -> bool:
+        """Whether :meth:`predict` will run the encoder first (its starting window is not cached)."""
+        return not self.predictor.is_cached(self.image, self.axis, self.index, self.normalization,
+                                            self.window_for(prompts, previous))
 
     def plane_logits(self, prediction: Prediction) -> torch.Tensor:
         """A prediction's logits on the whole plane (rows, cols); -inf outside its window."""

@@ -24,6 +24,9 @@ from .layers import placement
 POSITIVE_COLOUR, NEGATIVE_COLOUR, BOX_COLOUR = "#39ff14", "#ff2d95", "#ffd60a"
 SIGNS = ("positive", "negative")
 NEGATIVE_MODIFIERS = {"Shift", "Alt"}
+CLICK_MARKER_PX = (6, 14)
+"""On-screen size limits of a click's disc: zoomed in on a small object (a building of a 0.5 m scene), the disc
+stays smaller than the object and its mask."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class PromptLayers:
         )
         self.clicks = Points(
             np.zeros((0, ndim)), ndim=ndim, name=f"{name} clicks", size=size, border_color="white",
-            border_width=0.15, features=_signs([]), face_color="sign",
+            border_width=0.15, features=_signs([]), face_color="sign", canvas_size_limits=CLICK_MARKER_PX,
             face_color_cycle={"positive": POSITIVE_COLOUR, "negative": NEGATIVE_COLOUR}, **where,
         )
         self.clicks.events.data.connect(self._on_clicks)

@@ -662,7 +662,10 @@ class SegmentWidget(SegmentControls):
             if key in self._pending_previews:
                 continue
             self._pending_previews.add(key)
-            message = f"Encoding slice {key[1]} for your prompt…" if session.needs_embedding(*key) else ""
+            message = ""
+            if session.preview_needs_encoding(*key):
+                where = "the image" if key[0] is None else f"slice {key[1]}"
+                message = f"Encoding {where} for your prompt…"
             self.queue.run(partial(session.preview, *key), partial(self._preview_done, key), message)
 
     def _preview_done(self, key, _mask) -> None:

@@ -101,3 +101,15 @@ def test_logits_are_fed_back_only_inside_the_window_they_came_from(litemedsam_cl
     (kept, logits), (moved, none), (_, off) = plane.calls
     assert kept == inside.window and torch.equal(logits, inside.low_res_logits)
     assert moved is None and none is None and off is None
+
+
+def test_a_session_says_when_a_preview_will_encode_a_new_window_first(litemedsam_clicks, satellite, buildings):
+    x, y = interior_point(buildings[0])
+    session = SegmentationSession(Predictor(litemedsam_clicks), satellite)
+    session.add_point(None, None, x, y)
+    assert session.preview_needs_encoding(None, None)  # its native window was never encoded
+    session.preview(None, None)
+    session.add_point(None, None, x + 6, y + 6, positive=False)
+    assert not session.preview_needs_encoding(None, None)  # the correction stays in the same window
+    session.add_point(None, None, 880, 20, positive=False)
+    assert session.preview_needs_encoding(None, None)  # a click far away moves the object to a larger window
