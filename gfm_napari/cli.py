@@ -662,7 +662,7 @@ def _segment(args: argparse.Namespace) -> int:
         ), bar)
     path = write_mask(args.output, mask.astype(np.uint8), image, names)
     _report_empty(mask)
-    print(f"wrote {path} ({int(mask.sum())} voxels in the mask)")
+    print(f"wrote {path} ({int(mask.sum())} {'pixels' if mask.ndim == 2 else 'voxels'} in the mask)")
     return 0
 
 
