@@ -598,11 +598,6 @@ def _fit_box(box, plane_shape: tuple[int, int]):
     return clipped
 
 
-def _plane_shape(image, axis: int | None) -> tuple[int, int]:
-    shape = image.spatial_shape
-    return tuple(shape) if axis is None else tuple(s for d, s in enumerate(shape) if d != axis)
-
-
 def _report_empty(mask) -> None:
     if not mask.any():
         _warn("the mask is empty: the model found no object at the prompt (try a tighter box or more clicks)")
@@ -613,8 +608,6 @@ def _load(args: argparse.Namespace, *, fast: bool = True):
     from .models import DEFAULT_MODEL, load_model
 
     model = load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast)
-    import dataclasses
-
     if getattr(args, "click_strategy", None) is not None:
         model = dataclasses.replace(model, click_strategy=args.click_strategy)
     if getattr(args, "zoom", None) is not None:
@@ -649,7 +642,7 @@ def _segment(args: argparse.Namespace) -> int:
     image = _read(args)
     check_mask_output(args.output, image)
     axis, index = resolve_plane(image, args.axis, args.index)
-    plane_shape = _plane_shape(image, axis)
+    plane_shape = image.plane_shape(axis)
     prompts = Prompts(points, labels, _fit_box(args.box, plane_shape))
     prompts.check(plane_shape)
     check_contrast(image, axis, index)

@@ -98,9 +98,7 @@ class Predictor:
         """Embeddings of several slices (or of ``window`` on each); the uncached ones are encoded in batches of
         ``batch_size``."""
         normalization = normalization if normalization is not None else fit_normalization(image)
-        planes = [take_plane(image, axis, index) for index in indices]
-        if window is not None:
-            planes = [plane[window.slices] for plane in planes]
+        planes = [_plane_part(image, axis, index, window) for index in indices]
         keys = [self.key(plane, axis, index, normalization) for plane, index in zip(planes, indices)]
         features: dict[int, torch.Tensor] = {}
         missing = []
@@ -130,8 +128,7 @@ class Predictor:
         self, image: Image, axis: int | None, index: int | None, normalization: Normalization,
         window: Window | None = None,
     ) -> bool:
-        plane = take_plane(image, axis, index)
-        return self.key(plane if window is None else plane[window.slices], axis, index, normalization) in self.cache
+        return self.key(_plane_part(image, axis, index, window), axis, index, normalization) in self.cache
 
     def preprocess(self, plane: np.ndarray) -> torch.Tensor:
         """A normalised plane in [0, 1], (rows, cols) or (rows, cols, C) → model input (1, 3, S, S)."""
@@ -221,6 +218,12 @@ class Predictor:
         logits = F.interpolate(low_res_logits, size=(size, size), mode="bilinear", align_corners=False)
         logits = logits[..., :rows, :cols]
         return F.interpolate(logits, size=plane_shape, mode="bilinear", align_corners=False)
+
+
+def _plane_part(image: Image, axis: int | None, index: int | None, window: Window | None) -> np.ndarray:
+    """A plane of ``image``, or only its ``window`` when given."""
+    plane = take_plane(image, axis, index)
+    return plane if window is None else plane[window.slices]
 
 
 def is_first_click(prompts: Prompts, mask_input: torch.Tensor | None = None) -> bool:

@@ -161,9 +161,7 @@ class SegmentationSession:
 
     def plane_shape(self, axis: int | None, index: int | None) -> tuple[int, int]:
         """(rows, cols) of a plane."""
-        key = self.plane_key(axis, index)
-        shape = self.image.spatial_shape
-        return shape if key[0] is None else tuple(s for d, s in enumerate(shape) if d != key[0])
+        return self.image.plane_shape(self.plane_key(axis, index)[0])
 
     # ---- prompts (cheap) -----------------------------------------------------------------------------------------
     def prompts(self) -> Mapping[PlaneKey, Prompts]:

@@ -67,7 +67,7 @@ class TileGrid:
 
     def containing(self, extent: Window) -> Window | None:
         """The grid tile that holds all of ``extent`` with its centre nearest to the extent's, or None."""
-        inside = [w for w in self.covering(extent) if _contains(w, extent)]
+        inside = [w for w in self.covering(extent) if contains(w, extent)]
         centre = _centre(extent)
         return min(inside, key=lambda w: np.hypot(*np.subtract(_centre(w), centre)), default=None)
 
@@ -185,7 +185,8 @@ def _intersects(a: Window, b: Window) -> bool:
     return a.row < b.row + b.rows and b.row < a.row + a.rows and a.col < b.col + b.cols and b.col < a.col + a.cols
 
 
-def _contains(outer: Window, inner: Window) -> bool:
+def contains(outer: Window, inner: Window) -> bool:
+    """Whether ``inner`` lies wholly inside ``outer``."""
     return (outer.row <= inner.row and inner.row + inner.rows <= outer.row + outer.rows
             and outer.col <= inner.col and inner.col + inner.cols <= outer.col + outer.cols)
 

@@ -31,7 +31,7 @@ from ..images import Image, Normalization, fit_normalization
 from ..images.windowed import Window
 from .predictor import Prediction, Predictor
 from .prompts import Prompts
-from .tiles import TileGrid, centred_window, prompt_extent
+from .tiles import TileGrid, centred_window, contains, prompt_extent
 
 ZOOM_ABOVE = {"CT": 2.0, "MR": 2.0}
 """Per modality: zoom when the plane's longest side is more than this many times the model's input size. CT and MR
@@ -94,11 +94,7 @@ class ZoomLevels:
 
     def keeps(self, window: Window | None, prompts: Prompts) -> bool:
         """Whether ``prompts`` all lie in ``window`` (the whole plane when None)."""
-        if window is None:
-            return True
-        extent = prompt_extent(prompts)
-        return (window.row <= extent.row and extent.row + extent.rows <= window.row + window.rows
-                and window.col <= extent.col and extent.col + extent.cols <= window.col + window.cols)
+        return window is None or contains(window, prompt_extent(prompts))
 
     def touches_inner_edge(self, window: Window, mask: np.ndarray) -> bool:
         """Whether ``mask`` (on ``window``) reaches an edge of the window that lies inside the plane."""
@@ -126,9 +122,7 @@ class PlaneSegmenter:
         self.image = image
         self.axis, self.index = axis, index
         self.normalization = normalization if normalization is not None else fit_normalization(image)
-        shape = image.spatial_shape if image.spatial_ndim == 2 else tuple(
-            s for d, s in enumerate(image.spatial_shape) if d != axis)
-        self.levels = ZoomLevels(shape, predictor.model.spec.input_size,
+        self.levels = ZoomLevels(image.plane_shape(axis), predictor.model.spec.input_size,
                                  zoom_above(image.modality) if predictor.zoom else math.inf)
 
     @property

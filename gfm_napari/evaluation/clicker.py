@@ -159,8 +159,9 @@ def simulate(
     number 1; the clicks that follow keep the box. Each prediction uses every click so far (and the box), with
     the previous low-res logits as ``mask_input`` when ``feed_logits`` (an object keeps its working window
     either way); the mask is ``sigmoid(logits) > threshold`` on the plane grid (0.49 as in RITM, not the
-    predictor's ``> 0.5`` mask). Stops early only when no error is left. ``first`` (with ``start="click"`` only) chooses the first click by :func:`first_click`
-    (``"random"`` draws it with ``rng``); every later click follows :func:`next_click`.
+    predictor's ``> 0.5`` mask). Stops early only when no error is left. ``first`` (with ``start="click"`` only)
+    chooses the first click by :func:`first_click` (``"random"`` draws it with ``rng``); every later click follows
+    :func:`next_click`.
     """
     if start not in STARTS:
         raise ValueError(f"start must be one of {STARTS}, not {start!r}")

@@ -169,6 +169,11 @@ class Image:
         """2 or 3."""
         return self.array.ndim - (0 if self.channel_axis is None else 1)
 
+    def plane_shape(self, axis: int | None = None) -> tuple[int, int]:
+        """(rows, cols) of a plane: the spatial shape of a 2D image, that of a volume without ``axis``."""
+        shape = self.spatial_shape
+        return shape if self.spatial_ndim == 2 else tuple(s for d, s in enumerate(shape) if d != axis)
+
     @property
     def n_channels(self) -> int:
         """Number of channels / bands (1 when there is no channel axis)."""
