@@ -117,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     segment.set_defaults(command=_segment)
 
+    from . import cli_auto
+
+    cli_auto.add_parser(commands, quiet)
+
     info = commands.add_parser("info", parents=[quiet],
                                help="print an image's shape, axis order, spacing, affine, CRS")
     info.add_argument("image", type=Path)
@@ -147,6 +151,11 @@ def _parser() -> argparse.ArgumentParser:
                           "pixel (center, default) or a pixel drawn uniformly from its inner half (random: depth at "
                           "least half the maximum; seeded per object by --seed)")
     evaluate.add_argument("--seed", type=int, default=0, help="with --first-click random: the seed (default 0)")
+    evaluate.add_argument("--auto", action="store_true",
+                          help="the automatic pass: object recall / precision at IoU >= 0.5 per plane (see 'auto')")
+    evaluate.add_argument("--peer", action="store_true",
+                          help="with --auto: also segment-anything's SamAutomaticMaskGenerator on the same weights")
+    cli_auto.settings_options(evaluate)
     evaluate.add_argument("--propagate", action="store_true",
                           help="3D: prompt each structure (--start) on its largest slice, propagate, Dice per volume")
     evaluate.add_argument("--instances", action="store_true",
@@ -742,8 +751,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluation.prompted import Selection, selected_labels
     from .jobs import run
 
-    if args.propagate and args.clicks:
-        raise GfmError("choose --clicks (2D, interactive) or --propagate (3D), not both")
+    chosen = [name for name, on in (("--clicks", args.clicks), ("--propagate", args.propagate), ("--auto", args.auto))
+              if on]
+    if len(chosen) > 1:
+        raise GfmError(f"choose one of {', '.join(chosen)}, not several")
+    if args.peer and not args.auto:
+        raise GfmError("--peer goes with --auto")
     inputs = [("--image", args.image), ("--label", args.label), ("--adapter", args.adapter), *_model_inputs(args)]
     _check_output(args.output, "-o", "the JSON report", suffixes=(".json",), inputs=inputs)
     plot = None
@@ -768,6 +781,12 @@ def _evaluate(args: argparse.Namespace) -> int:
             report = run(evaluate_clicks_job(image, labels, model, selection, start=args.start or "click",
                                              max_clicks=args.clicks, feed_logits=not args.no_feed_logits,
                                              first_click=args.first_click, seed=args.seed), bar)
+        elif args.auto:
+            from . import cli_auto
+            from .evaluation.automatic import evaluate_auto_job
+
+            report = run(evaluate_auto_job(image, labels, model, selection, settings=cli_auto.settings(args),
+                                           peer=args.peer), bar)
         elif args.propagate:
             from .evaluation.volumetric import evaluate_propagation_job
 

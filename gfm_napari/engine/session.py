@@ -8,6 +8,7 @@ The one object the UI holds. Pure (no napari / Qt) and usable from a notebook::
     session.accept()                             # previews -> labels with the current object id, one undo step
     session.new_object()                         # next id
     volume = jobs.run(session.propagate_job(2, 24)); session.apply_propagation(2, 24, volume)
+    found = jobs.run(session.auto_job(2, 24)); session.apply_auto(2, 24, found.labels)  # segment everything
 
 Planes: ``(axis, index)`` is ``numpy.take(array, index, axis)`` (as a view, ``images.plane_of``) of a volume,
 ``(None, None)`` the whole 2D image; on a plane ``x`` = column and ``y`` = row (as in SAM). Model work happens only in :meth:`embed`, :meth:`preview`,
@@ -34,10 +35,12 @@ from ..errors import PromptError
 from ..images import Image, Normalization, fit_normalization, plane_of
 from ..images.windowed import raster_of
 from ..jobs import Job, Progress
+from .auto import AutoResult, segment_everything
+from .auto_window import AutoSettings
 from .predictor import Prediction, Predictor
 from .prompts import NEGATIVE, POSITIVE, Prompts
 from .propagate import PropagationSettings, propagate
-from .tiles import TiledSegmenter
+from .tiles import TiledSegmenter, prompt_extent
 from .zoom import PlaneSegmenter
 
 PlaneKey = tuple[int | None, int | None]
@@ -363,6 +366,39 @@ class SegmentationSession:
             del self._planes[k]
         if patches or consumed:
             self._push(replace(step, patches=patches))
+
+    def auto_job(self, axis: int | None, index: int | None, settings: AutoSettings | None = None) -> Job[AutoResult]:
+        """Job segmenting everything on a plane (:mod:`~gfm_napari.engine.auto`), in the box drawn there if any;
+        returns the result for :meth:`apply_auto`. Closing the job early changes nothing."""
+        key = self.plane_key(axis, index)
+        box = self._prompts_at(key).box
+        region = None if box is None else prompt_extent(Prompts(box=box))
+        if self._raster is not None and region is None:
+            raise PromptError("this scene is too large to segment whole: draw a box around the part to segment")
+        return (yield from segment_everything(self.predictor, self.image, *key, normalization=self.normalization,
+                                              settings=settings, region=region))
+
+    def apply_auto(self, axis: int | None, index: int | None, found: np.ndarray) -> int:
+        """Add the objects of an automatic pass (``found``: ids on the plane, 0 = nothing) as new objects, numbered
+        after the largest id in use, on the pixels no object holds yet (one with no such pixel is left out); the
+        plane's prompts are consumed. One undo step; returns how many objects were added."""
+        key = self.plane_key(axis, index)
+        region = self._region(key)
+        block = self.labels[region]
+        found = np.asarray(found) if key[0] is None else np.expand_dims(found, key[0])
+        free = (block == 0) & (found > 0)
+        ids = np.unique(found[free])  # objects left without a free pixel get no id
+        first = int(self.labels.max()) + 1
+        if first + len(ids) - 1 > np.iinfo(np.uint16).max:
+            raise PromptError(f"no room for {len(ids)} more objects (ids stop at 65535)")
+        step = self._before([key])
+        lookup = np.zeros(int(found.max()) + 1, np.uint16)
+        lookup[ids] = np.arange(first, first + len(ids))
+        patch = self._write(region, np.where(free, lookup[found], block).astype(np.uint16))
+        self._planes.pop(key, None)
+        self.object_id = int(self.labels.max()) + 1
+        self._push(replace(step, patches=(patch,) if patch else ()))
+        return len(ids)
 
     def replace_labels(self, labels: np.ndarray) -> None:
         """Replace all labels (e.g. restored from an autosave) as one undo step; the next free id becomes current."""

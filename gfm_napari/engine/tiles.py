@@ -185,6 +185,16 @@ def _intersects(a: Window, b: Window) -> bool:
     return a.row < b.row + b.rows and b.row < a.row + a.rows and a.col < b.col + b.cols and b.col < a.col + a.cols
 
 
+def touches_inner_edge(window: Window, shape: tuple[int, int], mask: np.ndarray) -> bool:
+    """Whether ``mask`` (on ``window``) reaches an edge of the window that lies inside a plane of ``shape``: the
+    object may go on beyond the window."""
+    rows, cols = shape
+    return bool((window.row > 0 and mask[0].any())
+                or (window.row + window.rows < rows and mask[-1].any())
+                or (window.col > 0 and mask[:, 0].any())
+                or (window.col + window.cols < cols and mask[:, -1].any()))
+
+
 def contains(outer: Window, inner: Window) -> bool:
     """Whether ``inner`` lies wholly inside ``outer``."""
     return (outer.row <= inner.row and inner.row + inner.rows <= outer.row + outer.rows

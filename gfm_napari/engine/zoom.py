@@ -31,7 +31,7 @@ from ..images import Image, Normalization, fit_normalization
 from ..images.windowed import Window
 from .predictor import Prediction, Predictor
 from .prompts import Prompts
-from .tiles import TileGrid, centred_window, contains, prompt_extent
+from .tiles import TileGrid, centred_window, contains, prompt_extent, touches_inner_edge
 
 ZOOM_ABOVE = {"CT": 2.0, "MR": 2.0}
 """Per modality: zoom when the plane's longest side is more than this many times the model's input size. CT and MR
@@ -98,11 +98,7 @@ class ZoomLevels:
 
     def touches_inner_edge(self, window: Window, mask: np.ndarray) -> bool:
         """Whether ``mask`` (on ``window``) reaches an edge of the window that lies inside the plane."""
-        rows, cols = self.shape
-        return bool((window.row > 0 and mask[0].any())
-                    or (window.row + window.rows < rows and mask[-1].any())
-                    or (window.col > 0 and mask[:, 0].any())
-                    or (window.col + window.cols < cols and mask[:, -1].any()))
+        return touches_inner_edge(window, self.shape, mask)
 
 
 class PlaneSegmenter:

@@ -79,14 +79,17 @@ def check_mask_output(path: PathLike, source: Image) -> Path:
     return out
 
 
-def write_mask(path: PathLike, mask: np.ndarray, source: Image, names: Mapping[int, str] | None = None) -> Path:
+def write_mask(
+    path: PathLike, mask: np.ndarray, source: Image, names: Mapping[int, str] | None = None,
+    scores: Mapping[int, float] | None = None,
+) -> Path:
     """Write ``mask`` (labels on ``source``'s spatial grid) atomically, in the format given by ``path``'s suffix.
 
     .nii / .nii.gz -> NIfTI with the source's header / affine (medical sources only); .tif / .tiff -> single-band
     DEFLATE GeoTIFF with the source's CRS / transform; .png -> 2D PNG (uint8, or uint16 above label 255);
     .geojson / .gpkg -> one polygon feature per label (:mod:`~gfm_napari.images.vector`); .dcm -> DICOM-SEG
     referencing a DICOM source (:mod:`~gfm_napari.images.dicom_seg`). ``names`` (label id -> object name) label
-    the polygons and segments.
+    the polygons and segments; ``scores`` (label id -> predicted IoU) add a ``score`` attribute to polygons.
 
     Raises:
         ExportError: unsupported suffix, the input file itself, bad labels, unsupported source for the format.
@@ -96,9 +99,10 @@ def write_mask(path: PathLike, mask: np.ndarray, source: Image, names: Mapping[i
 
     out = check_destination(path, source)
     suffix = full_suffix(out)
-    named = {".geojson": vector, ".gpkg": vector, ".dcm": dicom_seg}
-    if suffix in named:
-        return named[suffix].write_mask(out, mask, source, names)
+    if suffix in (".geojson", ".gpkg"):
+        return vector.write_mask(out, mask, source, names, scores)
+    if suffix == ".dcm":
+        return dicom_seg.write_mask(out, mask, source, names)
     writers = {".nii": nifti, ".nii.gz": nifti, ".tif": geotiff, ".tiff": geotiff, ".png": plain}
     if suffix not in writers:  # pragma: no cover - check_destination already refused it
         raise ExportError(f"cannot write a mask as '{suffix}'; use one of {', '.join(MASK_SUFFIXES)}")

@@ -81,9 +81,11 @@ def mask_polygons(
 
 
 def write_polygons(
-    path: str | os.PathLike[str], labels: np.ndarray, geometry: Geometry, names: Mapping[int, str] | None = None
+    path: str | os.PathLike[str], labels: np.ndarray, geometry: Geometry, names: Mapping[int, str] | None = None,
+    scores: Mapping[int, float] | None = None,
 ) -> Path:
-    """Write the objects of ``labels`` as ``.geojson`` (RFC 7946, WGS84) or ``.gpkg`` (scene CRS), atomically.
+    """Write the objects of ``labels`` as ``.geojson`` (RFC 7946, WGS84) or ``.gpkg`` (scene CRS), atomically;
+    ``scores`` (label id -> the model's predicted IoU, e.g. of the automatic pass) add a ``score`` attribute.
 
     Raises:
         ExportError: another suffix, an empty mask, or a write failure. GeometryError: not georeferenced.
@@ -103,6 +105,8 @@ def write_polygons(
         "name": np.array([o.name for o in objects], object),
         "area_m2": np.array([o.area_m2 for o in objects], np.float64),
     }
+    if scores is not None:
+        fields["score"] = np.array([scores.get(o.label, np.nan) for o in objects], np.float64)
     options = {"RFC7946": "YES"} if suffix == ".geojson" else {}
     try:
         with atomic_path(out) as tmp:
@@ -118,12 +122,13 @@ def write_polygons(
 
 
 def write_mask(
-    path: str | os.PathLike[str], mask: np.ndarray, source: Image, names: Mapping[int, str] | None = None
+    path: str | os.PathLike[str], mask: np.ndarray, source: Image, names: Mapping[int, str] | None = None,
+    scores: Mapping[int, float] | None = None,
 ) -> Path:
     """:func:`write_polygons` for a mask on ``source``'s grid (the format dispatch's entry point)."""
     if source.spatial_ndim != 2:
         raise ExportError("polygon export needs a 2D raster; write a 3D mask as .nii.gz")
-    return write_polygons(path, label_mask(mask, source), source.geometry, names)
+    return write_polygons(path, label_mask(mask, source), source.geometry, names, scores)
 
 
 def read_polygons(path: str | os.PathLike[str], crs: str) -> list[tuple[int, object]]:

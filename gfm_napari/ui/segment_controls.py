@@ -97,14 +97,19 @@ class SegmentControls(QWidget):
 
         self.propagate_button = _button("Propagate to 3D", "", "Carry the current object through the volume")
         self.encode_button = _button("Encode all slices", "", "Encode every slice now: later prompts are instant")
+        self.auto_button = _button(
+            "Segment everything", "", "Find every object on the plane on screen (or in the box drawn there) and add "
+            "each as a new object; correct any of them with clicks afterwards"
+        )
         self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m slices")
+        self.progress.setFormat("%v / %m")
         self.cancel_button = QPushButton("Cancel")
         volume = QGridLayout()
-        volume.addWidget(self.propagate_button, 0, 0)
-        volume.addWidget(self.encode_button, 0, 1)
-        volume.addWidget(self.progress, 1, 0)
-        volume.addWidget(self.cancel_button, 1, 1)
+        volume.addWidget(self.auto_button, 0, 0, 1, 2)
+        volume.addWidget(self.propagate_button, 1, 0)
+        volume.addWidget(self.encode_button, 1, 1)
+        volume.addWidget(self.progress, 2, 0)
+        volume.addWidget(self.cancel_button, 2, 1)
         self._show_progress(False)
 
         self.restore_button = QPushButton()
@@ -116,7 +121,7 @@ class SegmentControls(QWidget):
         hints.setStyleSheet("color: gray")
 
         layout = QVBoxLayout(self)
-        for title, content in (("Image and model", source), ("Prompts", prompts), ("Volume", volume)):
+        for title, content in (("Image and model", source), ("Prompts", prompts), ("Automatic and 3D", volume)):
             box = QGroupBox(title)
             box.setLayout(content)
             layout.addWidget(box)

@@ -175,6 +175,7 @@ class SegmentWidget(SegmentControls):
         self.undo_button.clicked.connect(self.undo)
         self.redo_button.clicked.connect(self.redo)
         self.propagate_button.clicked.connect(self.propagate)
+        self.auto_button.clicked.connect(self.segment_everything)
         self.encode_button.clicked.connect(self.encode_volume)
         self.cancel_button.clicked.connect(self.cancel)
         self.restore_button.clicked.connect(self.restore_recovery)
@@ -213,6 +214,17 @@ class SegmentWidget(SegmentControls):
             session.apply_propagation(axis, index, volume)
 
         self._run_job(lambda s, a, i: s.propagate_job(a, i, UI_PROPAGATION), apply, "Propagating from slice {}…")
+
+    def segment_everything(self) -> None:
+        """Find every object on the plane on screen (in its drawn box, if any) and add each as a new object, as one
+        undoable step (cancellable; windows are the progress steps)."""
+
+        def apply(session, axis, index, result):  # also into a session put aside meanwhile: nothing is lost
+            added = session.apply_auto(axis, index, result.labels)
+            self._show_status(f"Segment everything: {added} objects added ({result.windows} window(s)); click one "
+                              "to correct it, Ctrl+Z removes them all")
+
+        self._run_job(lambda s, a, i: s.auto_job(a, i), apply, "Segmenting everything…")
 
     def encode_volume(self) -> None:
         """Encode every slice along the viewed axis, nearest first (cancellable)."""
