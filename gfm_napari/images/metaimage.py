@@ -49,7 +49,7 @@ def read(path: str | os.PathLike[str]) -> Image:
     try:
         image = reader.Execute()
     except RuntimeError as exc:
-        raise ImageReadError(f"cannot read '{p.name}' as MetaImage: {_itk_reason(exc)}") from exc
+        raise ImageReadError(f"cannot read '{p.name}' as MetaImage: {_itk_reason(exc, p)}") from exc
     ndim = image.GetDimension()
     if image.GetNumberOfComponentsPerPixel() != 1 or ndim not in (2, 3):
         raise ImageReadError(
@@ -93,11 +93,12 @@ def write_mask(path: str | os.PathLike[str], mask: np.ndarray, source: Image) ->
         with atomic_path(out) as tmp:
             sitk.WriteImage(image, str(tmp), True)
     except RuntimeError as exc:
-        raise ExportError(f"cannot write '{out.name}': {_itk_reason(exc)}") from exc
+        raise ExportError(f"cannot write '{out.name}': {_itk_reason(exc, out)}") from exc
     return out
 
 
-def _itk_reason(exc: BaseException) -> str:
-    """The reason in an ITK exception, without its source-file location and object address."""
-    reason = str(exc).rsplit("ERROR:", 1)[-1]
+def _itk_reason(exc: BaseException, path: Path) -> str:
+    """The reason in an ITK exception, without its source-file location, object address, the file's folder and
+    the "Reason: Success" of a read that failed without a system error."""
+    reason = str(exc).rsplit("ERROR:", 1)[-1].replace(str(path), path.name).replace("Reason: Success", "")
     return one_line(re.sub(r"^\s*\w+\(0x[0-9a-fA-F]+\):\s*", "", reason))

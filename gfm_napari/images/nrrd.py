@@ -69,10 +69,15 @@ def read(path: str | os.PathLike[str]) -> Image:
     import nrrd
 
     p = existing_file(path)
-    try:
-        data, header = nrrd.read(str(p), index_order="F")
-    except Exception as exc:  # pynrrd raises NRRDError, ValueError, zlib / gzip errors, OSError...
-        raise ImageReadError(f"cannot read '{p.name}' as NRRD: {one_line(exc)}") from exc
+    with p.open("rb") as fh:
+        try:
+            header = nrrd.read_header(fh)
+        except Exception as exc:  # pynrrd raises NRRDError, ValueError, UnicodeDecodeError...
+            raise ImageReadError(f"cannot read '{p.name}' as NRRD: {one_line(exc)}") from exc
+        try:
+            data = nrrd.read_data(header, fh, str(p), index_order="F")
+        except Exception as exc:  # truncated or corrupt data (ValueError, zlib / gzip errors), missing data file
+            raise ImageReadError(f"the pixel data of '{p.name}' is truncated or unreadable: {one_line(exc)}") from exc
     spatial = _spatial_axes(header, data.ndim)
     extra = [a for a in range(data.ndim) if a not in spatial]
     if any(data.shape[a] > 1 for a in extra) or len(spatial) not in (2, 3):
