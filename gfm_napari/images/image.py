@@ -6,6 +6,7 @@ Axis order per reader (spatial axes first; a channel axis, when there is one, is
 reader                      array shape                      ``axis_names``
 ==========================  ===============================  ==========================
 NIfTI 3D / 2D               (I, J, K) / (I, J) as stored     ("i", "j", "k") / ("i", "j")
+NRRD, MetaImage 3D / 2D     (I, J, K) / (I, J) as stored     ("i", "j", "k") / ("i", "j")
 DICOM series                (slice, row, col)                ("slice", "row", "col")
 DICOM single slice          (row, col)                       ("row", "col")
 GeoTIFF 1 band / B bands    (row, col) / (row, col, B)       ("row", "col"[, "band"])
