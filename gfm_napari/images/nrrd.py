@@ -80,12 +80,13 @@ def read(path: str | os.PathLike[str]) -> Image:
             raise ImageReadError(f"the pixel data of '{p.name}' is truncated or unreadable: {one_line(exc)}") from exc
     spatial = _spatial_axes(header, data.ndim)
     extra = [a for a in range(data.ndim) if a not in spatial]
-    if any(data.shape[a] > 1 for a in extra) or len(spatial) not in (2, 3):
-        if seg_nrrd.is_segmentation(header) and data.ndim == 4:
-            raise ImageReadError(
-                f"'{p.name}' holds {data.shape[extra[0]]} layers of overlapping segments; only one-layer "
-                "segmentations are read (remove the overlaps in 3D Slicer, or export it as a labelmap)"
-            )
+    layers = [data.shape[a] for a in extra if data.shape[a] > 1]
+    if layers and seg_nrrd.is_segmentation(header):
+        raise ImageReadError(
+            f"'{p.name}' holds {layers[0]} layers of overlapping segments; only one-layer segmentations are read "
+            "(remove the overlaps in 3D Slicer, or export it as a labelmap)"
+        )
+    if layers or len(spatial) not in (2, 3):
         raise ImageReadError(f"'{p.name}' has shape {data.shape}; only 2D and 3D NRRD images are supported")
     array = native_byte_order(np.squeeze(data, axis=tuple(extra)) if extra else data)
     if array.dtype.kind not in "biuf":
@@ -93,11 +94,11 @@ def read(path: str | os.PathLike[str]) -> Image:
     check_finite(array, p.name)
     affine = _affine(header, spatial, p.name)
     spacing = tuple(float(s) for s in np.linalg.norm(affine[:3, : array.ndim], axis=0))
-    metadata = ImageMetadata(
-        format="nrrd",
-        stored_dtype=array.dtype.name,
-        segment_names=tuple(sorted(seg_nrrd.segment_names(header).items())),
-    )
+    try:
+        names = seg_nrrd.segment_names(header)
+    except ValueError as exc:  # a label value that is not a number
+        raise ImageReadError(f"'{p.name}' has malformed segment fields: {one_line(exc)}") from exc
+    metadata = ImageMetadata(format="nrrd", stored_dtype=array.dtype.name, segment_names=tuple(sorted(names.items())))
     return Image(
         array=array,
         geometry=Geometry(spacing=spacing, affine=affine),

@@ -9,6 +9,7 @@ every field Slicer sets itself, so Slicer shows the segments with their names an
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,7 +50,8 @@ def segment_names(header: Mapping[str, Any]) -> dict[int, str]:
 def segment_fields(labels: np.ndarray, names: Mapping[int, str] | None) -> dict[str, str]:
     """The Slicer header fields of a one-layer segmentation: one segment per label id present in ``labels`` (3D).
 
-    A segment is named from ``names`` or "Segment_<id>"; its extent is the label's bounding box in voxel indices.
+    A segment is named from ``names`` (on one line, in ASCII: pynrrd writes ASCII headers, so accents are dropped)
+    or "Segment_<id>"; its extent is the label's bounding box in voxel indices.
     """
     fields = {
         "Segmentation_MasterRepresentation": "Binary labelmap",
@@ -59,7 +61,7 @@ def segment_fields(labels: np.ndarray, names: Mapping[int, str] | None) -> dict[
     boxes = ndimage.find_objects(labels)
     ids = [i + 1 for i, box in enumerate(boxes) if box is not None]
     for n, label in enumerate(ids):
-        given = " ".join(str((names or {}).get(label) or "").split())  # one line: the header is line based
+        given = _header_text((names or {}).get(label) or "")
         red, green, blue = COLOURS[n % len(COLOURS)]
         box = boxes[label - 1]
         fields.update({
@@ -74,3 +76,9 @@ def segment_fields(labels: np.ndarray, names: Mapping[int, str] | None) -> dict[
             f"Segment{n}_Tags": f"Segmentation.Status:inprogress|TerminologyEntry:{TISSUE}|",
         })
     return fields
+
+
+def _header_text(name: str) -> str:
+    """``name`` as one line of ASCII ("Lésion  1\n" -> "Lesion 1")."""
+    folded = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
+    return " ".join(folded.split())

@@ -76,6 +76,11 @@ def test_seg_nrrd_keeps_segment_names_and_slicers_fields(lung1, lung1_tumour, tm
     assert len(header["Segment1_Color"].split()) == 3
 
 
+def test_segment_names_are_written_on_one_line_in_ascii(lung1, lung1_tumour, tmp_path):
+    out = write_mask(tmp_path / "named.seg.nrrd", lung1_tumour, lung1, {1: "Lésion\n pulmonaire"})
+    assert read_image(out).metadata.segment_names == ((1, "Lesion pulmonaire"),)
+
+
 def test_a_nifti_mask_written_as_seg_nrrd_reads_back_on_the_same_grid(ct, ct_labels, tmp_path):
     liver = (ct_labels == 5).astype(np.uint8)
     back = read_image(write_mask(tmp_path / "liver.seg.nrrd", liver, ct, {1: "liver"}))
