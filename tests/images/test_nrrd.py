@@ -76,6 +76,19 @@ def test_seg_nrrd_keeps_segment_names_and_slicers_fields(lung1, lung1_tumour, tm
     assert len(header["Segment1_Color"].split()) == 3
 
 
+def test_itk_reads_a_written_seg_nrrd_on_the_ct_grid_with_its_name(sample, lung1, lung1_tumour, tmp_path):
+    """ITK's NRRD reader is teem's, as in 3D Slicer: it must find the CT's grid and the segment fields."""
+    import SimpleITK as sitk
+
+    written = sitk.ReadImage(str(write_mask(tmp_path / "tumour.seg.nrrd", lung1_tumour, lung1, {1: "tumour"})))
+    ct = sitk.ReadImage(str(sample("lung1")))
+    assert (written.GetOrigin(), written.GetSpacing(), written.GetDirection()) == (
+        ct.GetOrigin(), ct.GetSpacing(), ct.GetDirection()
+    )
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(written).T, lung1_tumour)
+    assert written.GetMetaData("Segment0_Name") == "tumour" and written.GetMetaData("Segment0_LabelValue") == "1"
+
+
 def test_segment_names_are_written_on_one_line_in_ascii(lung1, lung1_tumour, tmp_path):
     out = write_mask(tmp_path / "named.seg.nrrd", lung1_tumour, lung1, {1: "Lésion\n pulmonaire"})
     assert read_image(out).metadata.segment_names == ((1, "Lesion pulmonaire"),)
