@@ -109,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
         help="segment a GeoTIFF by windows and tiles of this many pixels (default: only rasters over "
         "8192x8192 pixels, with 256 px tiles): the scene is never read whole",
     )
-    segment.add_argument("--name", help="the object's name in a .geojson / .gpkg / DICOM-SEG (default 'object 1')")
+    segment.add_argument("--name", help="the object's name in a .geojson / .gpkg / DICOM-SEG (default 'object 1') "
+                         "or a .seg.nrrd (default 'Segment_1')")
     _model_options(segment)
     segment.add_argument(
         "-o", "--output", type=Path, required=True,

@@ -1,8 +1,9 @@
 """Pixels and geometry: read images, write masks on their grid, normalise intensities.
 
-numpy + nibabel / pydicom / rasterio / Pillow only — never torch, napari or Qt. Format modules
-(:mod:`~gfm_napari.images.nifti`, :mod:`~gfm_napari.images.dicom`, :mod:`~gfm_napari.images.geotiff`,
-:mod:`~gfm_napari.images.plain`) import their library lazily, so importing this package is cheap.
+numpy + nibabel / pynrrd / SimpleITK / pydicom / rasterio / Pillow only — never torch, napari or Qt. Format modules
+(:mod:`~gfm_napari.images.nifti`, :mod:`~gfm_napari.images.nrrd`, :mod:`~gfm_napari.images.metaimage`,
+:mod:`~gfm_napari.images.dicom`, :mod:`~gfm_napari.images.geotiff`, :mod:`~gfm_napari.images.plain`) import their
+library lazily, so importing this package is cheap.
 """
 
 from gfm_napari.images.geometry import Geometry

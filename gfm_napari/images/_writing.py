@@ -10,13 +10,16 @@ import numpy as np
 from gfm_napari.errors import ExportError, GeometryError
 from gfm_napari.images.image import Image
 
-MASK_SUFFIXES = (".nii.gz", ".nii", ".tif", ".tiff", ".png", ".geojson", ".gpkg", ".dcm")
+MASK_SUFFIXES = (
+    ".nii.gz", ".nii", ".seg.nrrd", ".nrrd", ".mha", ".tif", ".tiff", ".png", ".geojson", ".gpkg", ".dcm",
+)
+DOUBLE_SUFFIXES = (".nii.gz", ".seg.nrrd")
 
 
 def full_suffix(path: Path) -> str:
-    """Lower-case suffix, with ``.nii.gz`` kept whole."""
+    """Lower-case suffix, with ``.nii.gz`` and ``.seg.nrrd`` kept whole."""
     name = path.name.lower()
-    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+    return next((s for s in DOUBLE_SUFFIXES if name.endswith(s)), path.suffix.lower())
 
 
 def check_destination(path: str | os.PathLike[str], source: Image) -> Path:
@@ -40,6 +43,13 @@ def _same_file(a: Path, b: Path) -> bool:
     except OSError:
         pass
     return a.resolve() == b.resolve()
+
+
+def required_affine(source: Image, format_name: str) -> np.ndarray:
+    """The source's RAS affine, or ExportError: a medical format would lose a raster's georeferencing."""
+    if source.geometry.affine is None:
+        raise ExportError(f"{format_name} export needs a medical image (affine); write this mask as .tif or .png")
+    return source.geometry.affine
 
 
 def label_mask(mask: np.ndarray, source: Image) -> np.ndarray:

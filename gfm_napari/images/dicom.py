@@ -44,10 +44,9 @@ import numpy as np
 
 from gfm_napari.errors import ImageReadError
 from gfm_napari.images._reading import check_finite, existing_file, native_byte_order, one_line
-from gfm_napari.images.geometry import Geometry
+from gfm_napari.images.geometry import LPS_TO_RAS, Geometry
 from gfm_napari.images.image import Image, ImageMetadata, ImageWarning
 
-LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 IRREGULAR_TOLERANCE = 0.1
 """A step between slices is irregular when it differs from the median step by more than this fraction."""
 

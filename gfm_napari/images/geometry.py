@@ -25,6 +25,9 @@ from gfm_napari.errors import GeometryError
 
 Transform = tuple[float, float, float, float, float, float]
 
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+"""DICOM / ITK / Slicer files place voxels in LPS mm; this flips them to RAS (it is its own inverse)."""
+
 
 @dataclass(frozen=True, eq=False)
 class Geometry:
@@ -145,6 +148,29 @@ class Geometry:
                 "zooms": [float(z) for z in header.get_zooms()],
             }
         return out
+
+
+def affine_from_lps(directions: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """The RAS affine of a grid given in LPS: ``directions[a]`` is the step of array axis ``a`` (2 or 3 axes, each a
+    3-vector, or 2-vectors for a grid in the LPS x-y plane), ``origin`` the first voxel's centre.
+
+    A 2D grid gets the unit normal of its plane as third column (1 mm: such files hold no slice thickness).
+    """
+    steps = np.asarray(directions, dtype=np.float64)
+    ndim, width = steps.shape
+    lps = np.eye(4)
+    lps[:width, :ndim] = steps.T
+    lps[:width, 3] = np.asarray(origin, dtype=np.float64)
+    if ndim == 2:
+        normal = np.cross(lps[:3, 0], lps[:3, 1])
+        lps[:3, 2] = normal / np.linalg.norm(normal)
+    return LPS_TO_RAS @ lps
+
+
+def lps_from_affine(affine: np.ndarray, ndim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`affine_from_lps`: (``ndim`` x 3 LPS steps of the array axes, 3-vector LPS origin)."""
+    lps = LPS_TO_RAS @ np.asarray(affine, dtype=np.float64)
+    return lps[:3, :ndim].T.copy(), lps[:3, 3].copy()
 
 
 def nifti_header_from_bytes(block: bytes) -> Any:

@@ -6,6 +6,7 @@ Axis order per reader (spatial axes first; a channel axis, when there is one, is
 reader                      array shape                      ``axis_names``
 ==========================  ===============================  ==========================
 NIfTI 3D / 2D               (I, J, K) / (I, J) as stored     ("i", "j", "k") / ("i", "j")
+NRRD, MetaImage 3D / 2D     (I, J, K) / (I, J) as stored     ("i", "j", "k") / ("i", "j")
 DICOM series                (slice, row, col)                ("slice", "row", "col")
 DICOM single slice          (row, col)                       ("row", "col")
 GeoTIFF 1 band / B bands    (row, col) / (row, col, B)       ("row", "col"[, "band"])
@@ -64,7 +65,7 @@ class ImageMetadata:
     """Non-identifying facts about where an image came from.
 
     Attributes:
-        format: "nifti1", "nifti2", "dicom", "geotiff", "tiff", "png", "jpeg".
+        format: "nifti1", "nifti2", "nrrd", "metaimage", "dicom", "geotiff", "tiff", "png", "jpeg".
         stored_dtype: dtype name of the pixels as stored in the file (before any rescale).
         description: DICOM SeriesDescription or None (NIfTI ``descrip`` is not kept: free text).
         series_uid: DICOM SeriesInstanceUID ("" when the files carry none) or None.
@@ -74,6 +75,8 @@ class ImageMetadata:
         warnings: human-readable, one line each (slice gaps, ...); also emitted as :class:`ImageWarning`.
         frames: DICOM: the file and frame number (None for single-frame files) of each slice, in array order; what a
             DICOM-SEG references. Not part of :meth:`to_dict`.
+        segment_names: (label value, name) of each named segment, by value (a 3D Slicer .seg.nrrd);
+            ``dict(segment_names)`` is the ``names`` mapping :func:`~gfm_napari.images.io.write_mask` takes.
     """
 
     format: str
@@ -85,6 +88,7 @@ class ImageMetadata:
     n_files: int = 1
     warnings: tuple[str, ...] = ()
     frames: tuple[tuple[Path, int | None], ...] = ()
+    segment_names: tuple[tuple[int, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -97,6 +101,7 @@ class ImageMetadata:
             "band_descriptions": list(self.band_descriptions),
             "n_files": self.n_files,
             "warnings": list(self.warnings),
+            "segment_names": {str(value): name for value, name in self.segment_names},
         }
 
 

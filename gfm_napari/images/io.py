@@ -6,6 +6,8 @@ input                                    reader              options
 folder, list of files, .dcm / .dicom     dicom.read          series_uid
 other file that is DICOM (preamble)      dicom.read          series_uid
 .nii, .nii.gz                            nifti.read          volume
+.nrrd, .seg.nrrd, .nhdr (+ data file)    nrrd.read
+.mha, .mhd (+ data file)                 metaimage.read
 .tif, .tiff                              geotiff.read        (photo when no CRS)
 .png, .jpg, .jpeg                        plain.read
 =======================================  ==================  ==========================
@@ -20,10 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from gfm_napari.errors import ExportError, ImageReadError
-from gfm_napari.images._writing import MASK_SUFFIXES, check_destination, full_suffix
+from gfm_napari.images._writing import MASK_SUFFIXES, check_destination, full_suffix, required_affine
 from gfm_napari.images.image import Image
 
-SUPPORTED_FORMATS = "NIfTI (.nii, .nii.gz), DICOM (folder, .dcm), (Geo)TIFF (.tif, .tiff), PNG, JPEG (.jpg, .jpeg)"
+SUPPORTED_FORMATS = (
+    "NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr, Slicer .seg.nrrd), MetaImage (.mha, .mhd), DICOM (folder, .dcm), "
+    "(Geo)TIFF (.tif, .tiff), PNG, JPEG (.jpg, .jpeg)"
+)
+MEDICAL_SUFFIXES = {".nii": "NIfTI", ".nii.gz": "NIfTI", ".nrrd": "NRRD", ".seg.nrrd": "NRRD", ".mha": "MetaImage"}
+"""Mask formats that place voxels by an affine, so only for medical sources."""
 
 PathLike = str | os.PathLike[str]
 
@@ -56,8 +63,9 @@ def reader_options(path: PathLike | Sequence[PathLike]) -> tuple[str, ...]:
 
 def check_mask_output(path: PathLike, source: Image) -> Path:
     """Every check :func:`write_mask` makes before it has a mask: the path (supported suffix, existing folder, not
-    the input) and whether the format can hold a mask of ``source`` (a NIfTI needs an affine, TIFF / PNG / polygons
-    a 2D image, polygons a georeferenced one, DICOM-SEG a DICOM source) — so a command can refuse before any work.
+    the input) and whether the format can hold a mask of ``source`` (NIfTI / NRRD / MetaImage need an affine, TIFF /
+    PNG / polygons a 2D image, polygons a georeferenced one, DICOM-SEG a DICOM source) — so a command can refuse
+    before any work.
 
     Raises:
         ExportError, GeometryError: as :func:`write_mask` would for any mask.
@@ -66,8 +74,8 @@ def check_mask_output(path: PathLike, source: Image) -> Path:
 
     out = check_destination(path, source)
     suffix = full_suffix(out)
-    if suffix in (".nii", ".nii.gz") and source.geometry.affine is None:
-        raise ExportError("NIfTI export needs a medical image (affine); write this mask as .tif or .png")
+    if suffix in MEDICAL_SUFFIXES:
+        required_affine(source, MEDICAL_SUFFIXES[suffix])
     if suffix in (".tif", ".tiff", ".png", ".geojson", ".gpkg") and source.spatial_ndim != 2:
         needs = {".png": "PNG export needs a 2D image", ".geojson": "polygon export needs a 2D raster",
                  ".gpkg": "polygon export needs a 2D raster"}.get(suffix, "TIFF export needs a 2D image")
@@ -85,32 +93,36 @@ def write_mask(
 ) -> Path:
     """Write ``mask`` (labels on ``source``'s spatial grid) atomically, in the format given by ``path``'s suffix.
 
-    .nii / .nii.gz -> NIfTI with the source's header / affine (medical sources only); .tif / .tiff -> single-band
-    DEFLATE GeoTIFF with the source's CRS / transform; .png -> 2D PNG (uint8, or uint16 above label 255);
+    .nii / .nii.gz -> NIfTI with the source's header / affine (medical sources only); .nrrd / .seg.nrrd -> NRRD
+    label map / 3D Slicer segmentation in LPS (:mod:`~gfm_napari.images.nrrd`) and .mha -> MetaImage
+    (:mod:`~gfm_napari.images.metaimage`), both with the source's affine (medical sources only); .tif / .tiff ->
+    single-band DEFLATE GeoTIFF with the source's CRS / transform; .png -> 2D PNG (uint8, or uint16 above label 255);
     .geojson / .gpkg -> one polygon feature per label (:mod:`~gfm_napari.images.vector`); .dcm -> DICOM-SEG
     referencing a DICOM source (:mod:`~gfm_napari.images.dicom_seg`). ``names`` (label id -> object name) label
-    the polygons and segments; ``scores`` (label id -> predicted IoU) add a ``score`` attribute to polygons.
+    the polygons and segments (DICOM-SEG, .seg.nrrd); ``scores`` (label id -> predicted IoU) add a ``score``
+    attribute to polygons.
 
     Raises:
         ExportError: unsupported suffix, the input file itself, bad labels, unsupported source for the format.
         GeometryError: ``mask.shape != source.spatial_shape``.
     """
-    from gfm_napari.images import dicom_seg, geotiff, nifti, plain, vector
+    from gfm_napari.images import dicom_seg, geotiff, metaimage, nifti, nrrd, plain, vector
 
     out = check_destination(path, source)
     suffix = full_suffix(out)
     if suffix in (".geojson", ".gpkg"):
         return vector.write_mask(out, mask, source, names, scores)
-    if suffix == ".dcm":
-        return dicom_seg.write_mask(out, mask, source, names)
-    writers = {".nii": nifti, ".nii.gz": nifti, ".tif": geotiff, ".tiff": geotiff, ".png": plain}
+    named = {".dcm": dicom_seg, ".nrrd": nrrd, ".seg.nrrd": nrrd}
+    if suffix in named:
+        return named[suffix].write_mask(out, mask, source, names)
+    writers = {".nii": nifti, ".nii.gz": nifti, ".mha": metaimage, ".tif": geotiff, ".tiff": geotiff, ".png": plain}
     if suffix not in writers:  # pragma: no cover - check_destination already refused it
         raise ExportError(f"cannot write a mask as '{suffix}'; use one of {', '.join(MASK_SUFFIXES)}")
     return writers[suffix].write_mask(out, mask, source)
 
 
 def _pick_reader(path: PathLike | Sequence[PathLike]) -> tuple[Callable[..., Image], tuple[str, ...], str]:
-    from gfm_napari.images import dicom, geotiff, nifti, plain
+    from gfm_napari.images import dicom, geotiff, metaimage, nifti, nrrd, plain
 
     if not isinstance(path, (str, os.PathLike)):
         return dicom.read, ("series_uid",), "DICOM"
@@ -122,6 +134,10 @@ def _pick_reader(path: PathLike | Sequence[PathLike]) -> tuple[Callable[..., Ima
     suffix = full_suffix(p)
     if suffix in (".nii", ".nii.gz"):
         return nifti.read, ("volume",), "NIfTI"
+    if suffix in nrrd.SUFFIXES:
+        return nrrd.read, (), "NRRD"
+    if suffix in metaimage.SUFFIXES:
+        return metaimage.read, (), "MetaImage"
     if suffix in (".dcm", ".dicom"):
         return dicom.read, ("series_uid",), "DICOM"
     if suffix in (".tif", ".tiff"):

@@ -1,4 +1,5 @@
-"""npe2 reader: NIfTI, DICOM (file or folder), GeoTIFF, PNG/JPEG → image layers placed by their geometry.
+"""npe2 reader: NIfTI, NRRD (3D Slicer's .nrrd / .seg.nrrd / .nhdr), MetaImage (.mha / .mhd), DICOM (file or folder),
+GeoTIFF, PNG/JPEG → image layers placed by their geometry.
 
 A georeferenced raster with more than ``LARGE_RASTER_PIXELS`` pixels is opened lazily (read window by window) and
 shown as a multiscale pyramid; the dock segments it by tiles."""
@@ -11,7 +12,7 @@ from pathlib import Path
 from ..errors import GfmError
 from .layers import image_layer_data
 
-SUFFIXES = (".nii", ".nii.gz", ".dcm", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
+SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
 
 def get_reader(path: str | list[str]) -> Callable | None:

@@ -1,5 +1,6 @@
-"""npe2 writer: a Labels layer → a mask file on the source image's exact grid (NIfTI, GeoTIFF, PNG), polygons
-(GeoJSON in WGS84, GeoPackage in the scene's CRS) or a DICOM-SEG referencing the source series."""
+"""npe2 writer: a Labels layer → a mask file on the source image's exact grid (NIfTI, NRRD, 3D Slicer .seg.nrrd,
+MetaImage .mha, GeoTIFF, PNG), polygons (GeoJSON in WGS84, GeoPackage in the scene's CRS) or a DICOM-SEG referencing
+the source series."""
 
 from __future__ import annotations
 

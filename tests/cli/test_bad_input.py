@@ -148,8 +148,8 @@ def test_evaluate_report_must_be_json(tmp_path, capsys, no_model):
 def test_segment_refuses_an_unknown_mask_suffix_before_the_model(shared_data, tmp_path, capsys, no_model):
     out = tmp_path / "o.xyz"
     assert main(["segment", str(shared_data / CT), "--box", "20,30,60,90", "-o", str(out)]) == 2
-    assert _one_error(capsys) == ("error: -o o.xyz: cannot write a mask as '.xyz'; use one of .nii.gz, .nii, .tif, "
-                                  ".tiff, .png, .geojson, .gpkg, .dcm")
+    assert _one_error(capsys) == ("error: -o o.xyz: cannot write a mask as '.xyz'; use one of .nii.gz, .nii, "
+                                  ".seg.nrrd, .nrrd, .mha, .tif, .tiff, .png, .geojson, .gpkg, .dcm")
     assert not out.exists()
 
 

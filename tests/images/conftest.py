@@ -29,6 +29,10 @@ SAMPLES = {
     "vegas_labels": "sat_spacenet_vegas_roads/sample_road_raster_mask.tif",
     "rgb_byte": "sat_landsat_rgb_rasterio/RGB.byte.tif",
     "quicklook": "quicklook.png",
+    "lung1": "radiomics_nrrd_manual/lung1_image_crop.nrrd",
+    "lung1_label": "radiomics_nrrd_manual/lung1_label_crop.nrrd",
+    "brain1": "radiomics_nrrd_manual/brain1_image.nrrd",
+    "breast1": "radiomics_nrrd_manual/breast1_image.nrrd",
 }
 """Short names of the samples in shared/data (see its MANIFEST.md) -> path relative to shared/data."""
 
@@ -61,3 +65,17 @@ def ct_series(series_dir: Path) -> Image:
 def series_seg(sample: Callable[[str], Path]) -> Image:
     """TotalSegmentator's label map of the DICOM series (LAS NIfTI on the same physical grid)."""
     return read_image(sample("series_seg"))
+
+
+@pytest.fixture(scope="session")
+def lung1(sample: Callable[[str], Path]) -> Image:
+    """The lung CT saved by 3D Slicer (NRRD, 512x512x15 LPS, HU), read once."""
+    return read_image(sample("lung1"))
+
+
+@pytest.fixture(scope="session")
+def lung1_tumour(sample: Callable[[str], Path], lung1: Image):
+    """The tumour drawn in Slicer on that CT, on its grid (int16 label map, 0 / 1)."""
+    from gfm_napari.images.align import labels_on_grid
+
+    return labels_on_grid(lung1, read_image(sample("lung1_label")))

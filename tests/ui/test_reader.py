@@ -32,6 +32,14 @@ def test_ct_nifti_becomes_an_image_layer_with_its_affine_and_a_soft_tissue_windo
     assert kwargs["contrast_limits"] == (-160.0, 240.0)
 
 
+def test_slicer_nrrd_becomes_an_image_layer_with_its_affine(shared_data):
+    path = str(shared_data / "radiomics_nrrd_manual" / "lung1_image_crop.nrrd")
+    (data, kwargs, kind), = get_reader(path)(path)
+    image = kwargs["metadata"][IMAGE_KEY]
+    assert kind == "image" and data.shape == (512, 512, 15) and image.metadata.format == "nrrd"
+    np.testing.assert_array_equal(kwargs["affine"], image.geometry.affine)
+
+
 def test_geotiff_is_placed_north_up_in_crs_units(shared_data):
     path = str(shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif")
     (data, kwargs, _), = get_reader(path)(path)

@@ -82,3 +82,20 @@ def test_dicom_seg_export_from_a_labels_layer_of_a_series(shared_data, tmp_path)
     back, names = read_dicom_seg(out, series)
     np.testing.assert_array_equal(back, labels)
     assert names == {3: "object 3"}
+
+
+def test_slicer_seg_nrrd_export_keeps_the_nrrd_grid(make_napari_viewer, shared_data, tmp_path):
+    from gfm_napari.images import read_image
+    from gfm_napari.images.align import labels_on_grid
+
+    folder = shared_data / "radiomics_nrrd_manual"
+    image = read_image(folder / "lung1_image_crop.nrrd")
+    tumour = labels_on_grid(image, read_image(folder / "lung1_label_crop.nrrd"))
+    viewer = make_napari_viewer()
+    _labels_layer(viewer, folder / "lung1_image_crop.nrrd", tumour)
+    out = tmp_path / "tumour.seg.nrrd"
+    assert viewer.layers.save(str(out), selected=True) == [str(out)]  # found by the .seg.nrrd extension
+    saved = read_image(out)
+    np.testing.assert_array_equal(saved.array, tumour)
+    np.testing.assert_array_equal(saved.geometry.affine, image.geometry.affine)
+    assert saved.metadata.segment_names == ((1, "Segment_1"),)
