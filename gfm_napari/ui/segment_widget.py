@@ -18,7 +18,7 @@ import napari
 import numpy as np
 from napari.layers import Image as ImageLayer
 from napari.layers import Labels
-from napari.utils.notifications import Notification, notification_manager, show_error
+from napari.utils.notifications import Notification, notification_manager, show_error, show_info
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QFileDialog, QTabWidget, QVBoxLayout, QWidget
 
@@ -221,8 +221,8 @@ class SegmentWidget(SegmentControls):
 
         def apply(session, axis, index, result):  # also into a session put aside meanwhile: nothing is lost
             added = session.apply_auto(axis, index, result.labels)
-            self._show_status(f"Segment everything: {added} objects added ({result.windows} window(s)); click one "
-                              "to correct it, Ctrl+Z removes them all")
+            show_info(f"gfm-napari: Segment everything added {added} objects ({result.windows} window(s)); "
+                      "Ctrl+Z removes them all")
 
         self._run_job(lambda s, a, i: s.auto_job(a, i), apply, "Segmenting everything…")
 
