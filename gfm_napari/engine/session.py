@@ -35,6 +35,7 @@ from ..images import Image, Normalization, fit_normalization, plane_of
 from ..images.windowed import raster_of
 from ..jobs import Job, Progress
 from .predictor import Prediction, Predictor
+from .proofread import start_prediction
 from .prompts import NEGATIVE, POSITIVE, Prompts
 from .propagate import PropagationSettings, propagate
 from .tiles import TiledSegmenter
@@ -324,6 +325,32 @@ class SegmentationSession:
             self.object_id = next_id
             self._push(step)
         return self.object_id
+
+    def edit_object(self, axis: int | None, index: int | None, object_id: int) -> None:
+        """Make the existing object ``object_id`` current and start correcting it on a plane: its mask there becomes
+        the plane's preview, and its box and mask the starting point of the next click (:mod:`.proofread`); accept
+        replaces its voxels on that plane only. What is pending is accepted first. One undo step.
+
+        Raises:
+            PromptError: ``object_id`` has no voxel on that plane; a raster read by windows.
+        """
+        key = self.plane_key(axis, index)
+        if self._raster is not None:
+            raise PromptError("correcting an existing object needs an image held in memory, not a raster read by "
+                              "windows")
+        labels = self.labels if key[0] is None else plane_of(self.labels, *key)
+        if not 0 < object_id <= np.iinfo(np.uint16).max or not (labels == object_id).any():
+            where = "the image" if key[0] is None else f"slice {key[1]} along axis {key[0]}"
+            raise PromptError(f"object {object_id} is not on {where}")
+        step = self._commit_previews()
+        mask = labels == object_id
+        if not mask.any():  # the pending previews were this object's and removed it here
+            self._push(step)
+            raise PromptError(f"object {object_id} was just removed from this plane by its accepted prompts")
+        prompts, start = start_prediction(self._plane(key), mask)
+        self.object_id = object_id
+        self._planes[key] = PlaneState(prompts, start, None, self._generation)
+        self._push(replace(step, planes={key: None, **step.planes}))
 
     def clear_object(self) -> None:
         """Remove the current object: its prompts, previews and accepted voxels (one undo step)."""
