@@ -17,6 +17,25 @@ from .prompts import Prompts, box_from_mask
 from .zoom import PlaneSegmenter
 
 
+def object_mask(labels: np.ndarray, axis: int | None, index: int | None, object_id: int) -> np.ndarray:
+    """Object ``object_id``'s mask on a plane of ``labels`` (the whole array for a 2D image, ``axis`` None).
+
+    Raises:
+        PromptError: an id below 1, or the object is not on that plane (saying where it is in a volume).
+    """
+    if object_id < 1:
+        raise PromptError(f"object ids start at 1 (0 is the background), got {object_id}")
+    plane = labels if axis is None else np.take(labels, index, axis)
+    mask = plane == object_id
+    if mask.any():
+        return mask
+    if axis is None:
+        raise PromptError(f"object {object_id} is not in the label map")
+    on = np.flatnonzero((labels == object_id).any(axis=tuple(d for d in range(labels.ndim) if d != axis)))
+    where = f"it is on slices {on[0]}..{on[-1]}" if on.size else "nor anywhere in the label map"
+    raise PromptError(f"object {object_id} is not on slice {index} along axis {axis} ({where})")
+
+
 def start_prediction(plane: PlaneSegmenter, mask: np.ndarray) -> tuple[Prompts, Prediction]:
     """The box prompt and the starting prediction (the mask itself, its low-res logits in the working window
     of the box) for an existing object's ``mask`` (bool (rows, cols)) on ``plane``."""

@@ -35,7 +35,7 @@ from ..images import Image, Normalization, fit_normalization, plane_of
 from ..images.windowed import raster_of
 from ..jobs import Job, Progress
 from .predictor import Prediction, Predictor
-from .proofread import start_prediction
+from .proofread import object_mask, start_prediction
 from .prompts import NEGATIVE, POSITIVE, Prompts
 from .propagate import PropagationSettings, propagate
 from .tiles import TiledSegmenter
@@ -338,12 +338,9 @@ class SegmentationSession:
         if self._raster is not None:
             raise PromptError("correcting an existing object needs an image held in memory, not a raster read by "
                               "windows")
-        labels = self.labels if key[0] is None else plane_of(self.labels, *key)
-        if not 0 < object_id <= np.iinfo(np.uint16).max or not (labels == object_id).any():
-            where = "the image" if key[0] is None else f"slice {key[1]} along axis {key[0]}"
-            raise PromptError(f"object {object_id} is not on {where}")
+        object_mask(self.labels, *key, object_id)
         step = self._commit_previews()
-        mask = labels == object_id
+        mask = (self.labels if key[0] is None else plane_of(self.labels, *key)) == object_id
         if not mask.any():  # the pending previews were this object's and removed it here
             self._push(step)
             raise PromptError(f"object {object_id} was just removed from this plane by its accepted prompts")

@@ -84,8 +84,8 @@ def test_undo_restores_the_object_and_the_current_id(clicks_predictor, ct, imper
 
 def test_an_object_absent_from_the_slice_is_refused(clicks_predictor, ct, ct_labels):
     session = SegmentationSession(clicks_predictor, ct, labels=ct_labels.astype(np.uint16))
-    with pytest.raises(PromptError, match=f"object {KIDNEY_RIGHT} is not on slice 25 along axis 2"):
-        session.edit_object(AXIAL, 25, KIDNEY_RIGHT)  # the right kidney ends at slice 18
-    with pytest.raises(PromptError, match="object 99 is not on slice 10"):
-        session.edit_object(AXIAL, 10, 99)
+    with pytest.raises(PromptError, match=r"object 2 is not on slice 25 along axis 2 \(it is on slices 0..18\)"):
+        session.edit_object(AXIAL, 25, KIDNEY_RIGHT)
+    with pytest.raises(PromptError, match=r"object 200 is not on slice 10 along axis 2 \(nor anywhere"):
+        session.edit_object(AXIAL, 10, 200)
     assert not session.can_undo
