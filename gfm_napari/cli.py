@@ -117,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
         "object changed there",
     )
     segment.add_argument("--object", type=int, metavar="ID", help="with --start-mask: the object to correct")
+    segment.add_argument("--resample-labels", action="store_true",
+                         help="with --start-mask: resample a label map that is not on the image's grid (nearest "
+                         "neighbour through both geometries) instead of refusing it")
     _model_options(segment)
     segment.add_argument(
         "-o", "--output", type=Path, required=True,
@@ -636,7 +639,7 @@ def _segment(args: argparse.Namespace) -> int:
     from .images.io import check_mask_output
     from .jobs import run
 
-    if args.start_mask is not None or args.object is not None:
+    if args.start_mask is not None or args.object is not None or args.resample_labels:
         return _correct(args)
     if not args.point and args.box is None:
         raise PromptError("give a --box or at least one --point")
@@ -679,7 +682,7 @@ def _correct(args: argparse.Namespace) -> int:
     from .images import write_mask
     from .images._writing import MASK_SUFFIXES
     from .images.io import check_mask_output
-    from .images.label_maps import read_labels
+    from .images.label_maps import OffGridError, read_labels
     from .jobs import run
 
     if args.start_mask is None or args.object is None:
@@ -694,9 +697,10 @@ def _correct(args: argparse.Namespace) -> int:
     image = _read(args)
     check_mask_output(args.output, image)
     try:
-        labels = read_labels(args.start_mask, image)
+        labels = read_labels(args.start_mask, image, resample=args.resample_labels)
     except GfmError as error:
-        raise type(error)(f"--start-mask {args.start_mask.name}: {error}") from None
+        hint = "; --resample-labels resamples it" if isinstance(error, OffGridError) else ""
+        raise type(error)(f"--start-mask {args.start_mask.name}: {error}{hint}") from None
     axis, index = resolve_plane(image, args.axis, args.index)
     before = int(object_mask(labels, axis, index, args.object).sum())
     points = np.array([(x, y) for x, y, _ in args.point], dtype=np.float64)

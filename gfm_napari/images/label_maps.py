@@ -3,7 +3,8 @@
 Any image :func:`~gfm_napari.images.io.read_image` reads (NIfTI, label GeoTIFF, ...), a DICOM-SEG of a DICOM
 image, or polygons (.geojson / .gpkg) burnt onto a georeferenced image's grid. The label map must lie on the image's
 grid (:func:`~gfm_napari.images.align.labels_on_grid`: exact up to axis order, flips and whole-voxel offsets);
-anything else is a :class:`~gfm_napari.errors.GeometryError`, never a silent shift or resampling.
+anything else is a :class:`~gfm_napari.errors.GeometryError` — or, when asked for, resampled by nearest neighbour —
+never a silent shift.
 """
 
 from __future__ import annotations
@@ -16,21 +17,28 @@ import numpy as np
 
 from gfm_napari.errors import GeometryError, ImageReadError
 from gfm_napari.images._writing import full_suffix
-from gfm_napari.images.align import labels_on_grid
+from gfm_napari.images.align import labels_on_grid, resample_labels
 from gfm_napari.images.image import Image, ImageWarning
 from gfm_napari.images.io import looks_like_dicom, read_image
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 
 
-def read_labels(path: str | os.PathLike[str], image: Image) -> np.ndarray:
+class OffGridError(GeometryError):
+    """A label map that is not on the image's grid but has a geometry it could be resampled by."""
+
+
+def read_labels(path: str | os.PathLike[str], image: Image, *, resample: bool = False) -> np.ndarray:
     """The label map at ``path`` as uint16 ids on ``image``'s spatial grid (0 = background).
 
     Negative values (a "no data" class such as Sen1Floods11's -1) are read as background, with a warning.
+    ``resample``: a map off the image's grid is resampled onto it (nearest neighbour through both geometries,
+    :func:`~gfm_napari.images.align.resample_labels`) instead of refused.
 
     Raises:
         ImageReadError: unreadable file, several bands, fractional or too large label values.
-        GeometryError: the label map is not on the image's grid (or polygons for an image without a CRS).
+        OffGridError: the label map is not on the image's grid (and ``resample`` is off).
+        GeometryError: polygons or a DICOM-SEG for an image they cannot lie on; nothing to resample by.
     """
     path = Path(path)
     suffix = full_suffix(path)
@@ -45,7 +53,13 @@ def read_labels(path: str | os.PathLike[str], image: Image) -> np.ndarray:
     labels = read_image(path)
     if labels.channel_axis is not None and labels.n_channels > 1:
         raise ImageReadError(f"'{path.name}' has {labels.n_channels} bands; a label map has one")
-    return _as_ids(labels_on_grid(image, labels), path.name)
+    try:
+        on_grid = labels_on_grid(image, labels)
+    except GeometryError as error:
+        if not resample:
+            raise OffGridError(str(error)) from None
+        on_grid = resample_labels(image, labels)
+    return _as_ids(on_grid, path.name)
 
 
 def _polygons_on_grid(path: Path, image: Image) -> np.ndarray:

@@ -28,7 +28,7 @@ from ..engine.session import SegmentationSession
 from ..errors import GfmError, PromptError
 from ..images import Image, Normalization, fit_normalization, write_mask
 from ..images.bands import default_bands, parse_bands
-from ..images.label_maps import read_labels
+from ..images.label_maps import OffGridError, read_labels
 from ..jobs import Progress
 from ..models import LoadedModel, get_spec, load_adapter
 from ..models.adapter_files import is_adapter, read_sidecar
@@ -210,13 +210,30 @@ class SegmentWidget(SegmentControls):
     def redo(self) -> None:
         self._session_task(lambda s: s.redo())
 
-    def open_labels(self, path: str | Path) -> None:
+    def open_labels(self, path: str | Path, *, resample: bool = False) -> None:
         """Replace the labels by a label map made elsewhere, read and checked against the image's grid off the UI
-        thread (undoable; a map off the grid is a notification and changes nothing)."""
+        thread (undoable). A map off the grid changes nothing: a notification offers to resample it."""
         session = self.session
-        if session is not None:
-            self.queue.run(lambda: read_labels(path, session.image), session.replace_labels,
-                           f"Reading {Path(path).name}…")
+        if session is None:
+            return
+
+        def read() -> tuple[np.ndarray | None, str]:  # (a worker's exception would be reported as it is)
+            try:
+                return read_labels(path, session.image, resample=resample), ""
+            except OffGridError as error:
+                return None, str(error)
+
+        def done(result: tuple[np.ndarray | None, str]) -> None:
+            labels, off_grid = result
+            if labels is not None:
+                session.replace_labels(labels)
+                return
+            notification_manager.dispatch(Notification(
+                f"gfm-napari: {Path(path).name}: {off_grid}", severity="error",
+                actions=[("Resample", lambda _=None: self.open_labels(path, resample=True))],
+            ))
+
+        self.queue.run(read, done, f"Reading {Path(path).name}…")
 
     def correct_object(self, object_id: int) -> None:
         """Correct existing object ``object_id`` on the slice on screen: its mask is the preview clicks refine."""

@@ -86,7 +86,7 @@ def test_a_label_map_of_another_grid_is_one_line(shared_data, tmp_path, capsys, 
                  "--object", "5", "--point", "50,60", "-o", str(tmp_path / "out.nii.gz")])
     assert code == 2
     assert _one_error(capsys) == ("error: --start-mask example_seg_mr.nii.gz: the label map is not on the image's "
-                                  "voxel grid (up to axis order and flips)")
+                                  "voxel grid (up to axis order and flips); --resample-labels resamples it")
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -97,3 +97,19 @@ def test_start_mask_options_that_do_not_fit_are_one_line(shared_data, tmp_path, 
     extra = [str(shared_data / v) if v == SEG else v for v in extra]
     code = main(["segment", str(shared_data / CT), *extra, "--point", "50,60", "-o", str(tmp_path / "out.nii.gz")])
     assert code == 2 and message in _one_error(capsys)
+
+
+def test_resample_labels_puts_a_coarser_map_on_the_grid(shared_data, tmp_path):
+    from gfm_napari.images import read_image
+    from gfm_napari.images.label_maps import read_labels
+
+    seg = nib.load(shared_data / SEG)
+    coarse = tmp_path / "coarse.nii.gz"  # every other voxel in-plane: refused without --resample-labels
+    nib.save(nib.Nifti1Image(np.asarray(seg.dataobj)[::2, ::2], seg.affine @ np.diag([2, 2, 1, 1])), coarse)
+    out = tmp_path / "out.nii.gz"
+    assert main(["segment", str(shared_data / CT), "--start-mask", str(coarse), "--resample-labels", "--object", "5",
+                 "--slice", "20", "--point", "50,60", "-o", str(out)]) == 0
+    resampled = read_labels(coarse, read_image(shared_data / CT), resample=True)
+    corrected = np.asarray(nib.load(out).dataobj)
+    assert corrected.shape == seg.shape
+    np.testing.assert_array_equal(np.delete(corrected, 20, axis=2), np.delete(resampled, 20, axis=2))

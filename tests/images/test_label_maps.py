@@ -52,3 +52,20 @@ def test_a_map_of_another_grid_is_refused(sample):
         read_labels(sample("mr_seg"), ct)
     with pytest.raises(GeometryError, match="georeferenced 2D image"):
         read_labels(sample("atlanta_labels").with_name("geotiff_labels.geojson"), ct)
+
+
+def test_a_map_on_a_coarser_grid_is_resampled_only_on_request(sample, tmp_path):
+    import nibabel as nib
+
+    from gfm_napari.engine.propagate import dice
+
+    ct = read_image(sample("ct"))
+    seg = nib.load(sample("ct_seg"))
+    coarse = tmp_path / "coarse.nii.gz"  # every other voxel in-plane, 6 mm: the same body, another grid
+    nib.save(nib.Nifti1Image(np.asarray(seg.dataobj)[::2, ::2], seg.affine @ np.diag([2, 2, 1, 1])), coarse)
+    with pytest.raises(GeometryError):
+        read_labels(coarse, ct)
+    resampled = read_labels(coarse, ct, resample=True)
+    full = read_labels(sample("ct_seg"), ct)
+    assert resampled.shape == ct.spatial_shape
+    assert dice(resampled == LIVER, full == LIVER) > 0.9  # only the outline moves, by up to one 3 mm voxel

@@ -10,6 +10,7 @@ from gfm_napari.engine.predictor import Predictor
 from gfm_napari.engine.propagate import dice
 from gfm_napari.engine.session import from_plane
 from gfm_napari.evaluation.clicker import next_click
+from gfm_napari.images.label_maps import read_labels
 
 pytestmark = pytest.mark.gui
 LIVER = 5
@@ -20,8 +21,9 @@ def test_a_label_map_is_proofread_one_object_at_a_time(
 ):
     import gfm_napari.ui.segment_widget as module
 
-    errors = []
+    errors, offers = [], []
     monkeypatch.setattr(module, "show_error", errors.append)
+    monkeypatch.setattr(module.notification_manager, "dispatch", offers.append)
     seg = nib.load(shared_data / "ct_totalseg" / "example_seg.nii.gz")
     truth = np.asarray(seg.dataobj)
     index = largest_slice(truth == LIVER)
@@ -29,12 +31,20 @@ def test_a_label_map_is_proofread_one_object_at_a_time(
     plane = imperfect[:, :, index]
     plane[(plane == LIVER) & ~ndimage.binary_erosion(plane == LIVER, iterations=3)] = 0
     nib.save(nib.Nifti1Image(imperfect, seg.affine, seg.header), tmp_path / "imperfect.nii.gz")
+    coarse = tmp_path / "coarse.nii.gz"  # every other voxel in-plane: not on the CT's grid
+    nib.save(nib.Nifti1Image(truth[::2, ::2], seg.affine @ np.diag([2, 2, 1, 1])), coarse)
     viewer = open_ct()
     widget = make_widget(viewer, Predictor(litemedsam_clicks))
 
-    widget.open_labels(shared_data / "mr_totalseg" / "example_seg_mr.nii.gz")  # another grid: refused
+    widget.open_labels(coarse)  # another grid: refused, resampled when the user says so
     wait_idle(qtbot, widget)
-    assert errors and "not on the image's voxel grid" in errors[0] and not widget.labels_layer.data.any()
+    assert len(offers) == 1 and "not on the image's voxel grid" in offers[0].message
+    assert not widget.labels_layer.data.any()
+    (action, resample), = offers[0].actions
+    assert action == "Resample"
+    resample(None)
+    wait_idle(qtbot, widget)
+    np.testing.assert_array_equal(widget.labels_layer.data, read_labels(coarse, widget.session.image, resample=True))
     widget.open_labels(tmp_path / "imperfect.nii.gz")
     wait_idle(qtbot, widget)
     np.testing.assert_array_equal(widget.labels_layer.data, imperfect)  # voxel for voxel: the geometry is kept
@@ -61,4 +71,4 @@ def test_a_label_map_is_proofread_one_object_at_a_time(
     widget.undo()
     wait_idle(qtbot, widget)
     np.testing.assert_array_equal(widget.labels_layer.data, imperfect)
-    assert len(errors) == 1
+    assert errors == []
