@@ -35,7 +35,7 @@ from ..images import Image, Normalization, fit_normalization, plane_of
 from ..images.windowed import raster_of
 from ..jobs import Job, Progress
 from .predictor import Prediction, Predictor
-from .proofread import object_mask, start_prediction
+from .proofread import box_holding_clicks, local_correction, object_mask, start_prediction
 from .prompts import NEGATIVE, POSITIVE, Prompts
 from .propagate import PropagationSettings, propagate
 from .tiles import TiledSegmenter
@@ -70,16 +70,19 @@ def from_plane(axis: int | None, index: int | None, x: float, y: float) -> np.nd
 class PlaneState:
     """The current object's prompts on one plane, the preview they gave (None until computed) and the previous
     preview (its working window is kept, its low-res logits are the next prompt's mask input). ``generation`` says
-    which model and normalisation ``prediction`` and ``previous`` belong to."""
+    which model and normalisation ``prediction`` and ``previous`` belong to. ``start``: the existing object's mask
+    a correction started from (:meth:`SegmentationSession.edit_object`), None for a new object."""
 
     prompts: Prompts
     prediction: Prediction | None = None
     previous: Prediction | None = None
     generation: int = 0
+    start: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
         size = 0 if self.previous is None else _tensor_bytes(self.previous.low_res_logits)
+        size += 0 if self.start is None else self.start.nbytes
         if self.prediction is not None:
             size += self.prediction.mask.nbytes + _tensor_bytes(self.prediction.low_res_logits)
         return size
@@ -346,7 +349,7 @@ class SegmentationSession:
             raise PromptError(f"object {object_id} was just removed from this plane by its accepted prompts")
         prompts, start = start_prediction(self._plane(key), mask)
         self.object_id = object_id
-        self._planes[key] = PlaneState(prompts, start, None, self._generation)
+        self._planes[key] = PlaneState(prompts, start, None, self._generation, start.mask)
         self._push(replace(step, planes={key: None, **step.planes}))
 
     def clear_object(self) -> None:
@@ -434,7 +437,12 @@ class SegmentationSession:
         if self._raster is not None:
             return self._predict_tiled(state.prompts)
         previous = state.previous if state.generation == self._generation else None
-        return self._plane(key).predict(state.prompts, previous, feedback=self.feedback_logits)
+        plane = self._plane(key)
+        if state.start is None:
+            return plane.predict(state.prompts, previous, feedback=self.feedback_logits)
+        prompts = box_holding_clicks(state.prompts, plane.plane_shape)  # correcting an existing object (edit_object)
+        prediction = plane.predict(prompts, previous, feedback=self.feedback_logits)
+        return local_correction(plane, state.start, prediction, prompts)
 
     def _plane(self, key: PlaneKey) -> PlaneSegmenter:
         return PlaneSegmenter(self.predictor, self.image, *key, self.normalization)
@@ -467,9 +475,9 @@ class SegmentationSession:
         if prompts.is_empty:
             self._planes.pop(key, None)
         elif old is not None and self._is_valid(old):
-            self._planes[key] = PlaneState(prompts, None, old.prediction, old.generation)
+            self._planes[key] = PlaneState(prompts, None, old.prediction, old.generation, old.start)
         elif old is not None:
-            self._planes[key] = PlaneState(prompts, None, old.previous, old.generation)
+            self._planes[key] = PlaneState(prompts, None, old.previous, old.generation, old.start)
         else:
             self._planes[key] = PlaneState(prompts, generation=self._generation)
         self._push(step)

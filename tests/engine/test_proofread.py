@@ -89,3 +89,21 @@ def test_an_object_absent_from_the_slice_is_refused(clicks_predictor, ct, ct_lab
     with pytest.raises(PromptError, match=r"object 200 is not on slice 10 along axis 2 \(nor anywhere"):
         session.edit_object(AXIAL, 10, 200)
     assert not session.can_undo
+
+
+def test_a_click_changes_the_object_only_in_the_region_it_was_put_on(clicks_predictor, ct, ct_labels, liver_slice):
+    labels = ct_labels.astype(np.uint16)
+    plane = labels[:, :, liver_slice]
+    truth = plane == LIVER
+    below = np.arange(plane.shape[0])[:, None] > np.percentile(np.nonzero(truth)[0], 70)
+    plane[ndimage.binary_dilation(truth, iterations=8) & (plane == 0) & below] = LIVER  # a leak into its neighbours
+    session = SegmentationSession(clicks_predictor, ct, labels=labels)
+    session.edit_object(AXIAL, liver_slice, LIVER)
+    start = session.preview(AXIAL, liver_slice).copy()
+    x, y, sign = next_click(start, truth)
+    assert sign == 0
+    session.add_point(AXIAL, liver_slice, x, y, positive=False)
+    changed = session.preview(AXIAL, liver_slice) != start
+    regions, count = ndimage.label(changed, structure=np.ones((3, 3)))
+    assert count == 1 and regions[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2].any()  # one region, at the click
+    assert dice(session.preview(AXIAL, liver_slice), truth) > dice(start, truth) + 0.05
