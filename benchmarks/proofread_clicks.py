@@ -41,7 +41,8 @@ def cases(seed: int = 0):
     tile = read_image(DATA / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif")
     buildings = read_labels(DATA / "sat_spacenet_atlanta_buildings" / "geotiff_labels.geojson", tile)
     for label in np.unique(buildings)[1:]:
-        yield "atlanta building", tile, buildings, (None, None), int(label), _spoilt(buildings, label, (None, None), rng)
+        spoilt = _spoilt(buildings, label, (None, None), rng)
+        yield "atlanta building", tile, buildings, (None, None), int(label), spoilt
 
 
 def _spoilt(labels: np.ndarray, label: int, key, rng) -> np.ndarray:
@@ -102,7 +103,8 @@ def main() -> None:
             line = " -> ".join(f"{v:.3f}" for v in table.mean(axis=0))
             print(f"{name:17s} {mode:9s} n={len(table):2d}  mean Dice by clicks 0..{args.clicks}: {line}  "
                   f"one click improves or keeps (>= -0.005): {kept:.0%}  worst after one: {table[:, 1].min():.3f}")
-    print(json.dumps({n: {m: np.array(r).mean(axis=0).round(4).tolist() for m, r in v.items()} for n, v in results.items()}))
+    means = {n: {m: np.array(r).mean(axis=0).round(4).tolist() for m, r in v.items()} for n, v in results.items()}
+    print(json.dumps(means))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Two rules make a click correct what it was put on, and nothing else (measured, R
 from __future__ import annotations
 
 import numpy as np
-
 from scipy import ndimage
 
 from ..errors import PromptError

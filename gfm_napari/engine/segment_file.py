@@ -10,8 +10,8 @@ from ..images.bands import BandSelection
 from ..jobs import Job, Progress, run
 from ..models import LoadedModel
 from .predictor import Predictor
-from .proofread import object_mask
 from .prompts import Prompts
+from .proofread import object_mask
 from .propagate import PropagationSettings, propagate
 from .zoom import PlaneSegmenter
 

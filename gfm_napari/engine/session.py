@@ -35,8 +35,8 @@ from ..images import Image, Normalization, fit_normalization, plane_of
 from ..images.windowed import raster_of
 from ..jobs import Job, Progress
 from .predictor import Prediction, Predictor
-from .proofread import box_holding_clicks, local_correction, object_mask, start_prediction
 from .prompts import NEGATIVE, POSITIVE, Prompts
+from .proofread import box_holding_clicks, local_correction, object_mask, start_prediction
 from .propagate import PropagationSettings, propagate
 from .tiles import TiledSegmenter
 from .zoom import PlaneSegmenter

@@ -55,8 +55,8 @@ from .layers import (
     object_colormap,
 )
 from .pretrain_panel import PretrainPanel
-from .proofreading import ProofreadPanel
 from .prompt_layers import PromptCallbacks, PromptLayers
+from .proofreading import ProofreadPanel
 from .segment_controls import SegmentControls, debounce
 from .workers import TaskQueue, user_message
 

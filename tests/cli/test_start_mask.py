@@ -82,8 +82,9 @@ def test_an_object_missing_from_the_slice_is_one_line(shared_data, tmp_path, cap
 
 
 def test_a_label_map_of_another_grid_is_one_line(shared_data, tmp_path, capsys, no_model):
-    code = main(["segment", str(shared_data / CT), "--start-mask", str(shared_data / "mr_totalseg/example_seg_mr.nii.gz"),
-                 "--object", "5", "--point", "50,60", "-o", str(tmp_path / "out.nii.gz")])
+    mr_labels = shared_data / "mr_totalseg" / "example_seg_mr.nii.gz"
+    code = main(["segment", str(shared_data / CT), "--start-mask", str(mr_labels), "--object", "5",
+                 "--point", "50,60", "-o", str(tmp_path / "out.nii.gz")])
     assert code == 2
     assert _one_error(capsys) == ("error: --start-mask example_seg_mr.nii.gz: the label map is not on the image's "
                                   "voxel grid (up to axis order and flips); --resample-labels resamples it")

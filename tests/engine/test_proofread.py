@@ -66,7 +66,9 @@ def test_one_click_corrects_only_that_object_on_that_slice(clicks_predictor, ct,
     changed = after != before
     assert changed.any() and not np.delete(changed, liver_slice, axis=AXIAL).any()
     # a changed voxel either left the liver (-> background) or joined it from the background
-    assert np.all((before[changed] == LIVER) & (after[changed] == 0) | (before[changed] == 0) & (after[changed] == LIVER))
+    left = (before[changed] == LIVER) & (after[changed] == 0)
+    joined = (before[changed] == 0) & (after[changed] == LIVER)
+    assert np.all(left | joined)
 
 
 def test_undo_restores_the_object_and_the_current_id(clicks_predictor, ct, imperfect, liver_slice):
