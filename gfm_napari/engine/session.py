@@ -8,11 +8,15 @@ The one object the UI holds. Pure (no napari / Qt) and usable from a notebook::
     session.accept()                             # previews -> labels with the current object id, one undo step
     session.new_object()                         # next id
     volume = jobs.run(session.propagate_job(2, 24)); session.apply_propagation(2, 24, volume)
+    session.edit_object(2, 24, 5)                # correct existing object 5 there: its mask is the start,
+    session.add_point(2, 24, 40, 52)             # a click refines it where it was put,
+    session.accept()                             # and accept replaces the object on that plane only
 
 Planes: ``(axis, index)`` is ``numpy.take(array, index, axis)`` (as a view, ``images.plane_of``) of a volume,
-``(None, None)`` the whole 2D image; on a plane ``x`` = column and ``y`` = row (as in SAM). Model work happens only in :meth:`embed`, :meth:`preview`,
-:meth:`accept` (previews not computed yet) and the jobs; everything else is cheap numpy, so a UI can run the former
-off its event loop and the latter on it — as long as it does not run two of them at once.
+``(None, None)`` the whole 2D image; on a plane ``x`` = column and ``y`` = row (as in SAM). Model work happens only
+in :meth:`embed`, :meth:`preview`, :meth:`accept`, :meth:`new_object` and :meth:`edit_object` (previews not computed
+yet) and the jobs; everything else is cheap numpy, so a UI can run the former off its event loop and the latter on
+it — as long as it does not run two of them at once.
 
 A lazy raster (``RasterFile.image()``, larger than memory) is segmented by tiles: each prompt reads and encodes only
 the tiles it falls in (:class:`~gfm_napari.engine.tiles.TiledSegmenter`), logits are not fed back (they belong
