@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qtpy.QtWidgets import QFileDialog, QGridLayout, QGroupBox, QPushButton, QSpinBox
 
-LABEL_FILES = ("Label maps (*.nii *.nii.gz *.tif *.tiff *.png *.dcm *.geojson *.gpkg);;All files (*)")
+LABEL_FILES = "Label maps (*.nii *.nii.gz *.nrrd *.tif *.tiff *.png *.dcm *.geojson *.gpkg);;All files (*)"
 
 
 class ProofreadPanel(QGroupBox):
