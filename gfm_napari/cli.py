@@ -111,6 +111,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     segment.add_argument("--name", help="the object's name in a .geojson / .gpkg / DICOM-SEG (default 'object 1') "
                          "or a .seg.nrrd (default 'Segment_1')")
+    segment.add_argument(
+        "--start-mask", type=Path, metavar="LABELS",
+        help="proofread: a label map on the image's grid (NIfTI, label GeoTIFF, DICOM-SEG, .geojson/.gpkg, ...); "
+        "--object's mask on the slice is the start, --point clicks correct it, -o gets the whole map with only that "
+        "object changed there",
+    )
+    segment.add_argument("--object", type=int, metavar="ID", help="with --start-mask: the object to correct")
+    segment.add_argument("--resample-labels", action="store_true",
+                         help="with --start-mask: resample a label map that is not on the image's grid (nearest "
+                         "neighbour through both geometries) instead of refusing it")
     _model_options(segment)
     segment.add_argument(
         "-o", "--output", type=Path, required=True,
@@ -639,6 +649,8 @@ def _segment(args: argparse.Namespace) -> int:
     from .images.io import check_mask_output
     from .jobs import run
 
+    if args.start_mask is not None or args.object is not None or args.resample_labels:
+        return _correct(args)
     if not args.point and args.box is None:
         raise PromptError("give a --box or at least one --point")
     points = np.array([(x, y) for x, y, _ in args.point], dtype=np.float64).reshape(-1, 2)
@@ -666,6 +678,56 @@ def _segment(args: argparse.Namespace) -> int:
     path = write_mask(args.output, mask.astype(np.uint8), image, names)
     _report_empty(mask)
     print(f"wrote {path} ({int(mask.sum())} {'pixels' if mask.ndim == 2 else 'voxels'} in the mask)")
+    return 0
+
+
+def _correct(args: argparse.Namespace) -> int:
+    """``segment --start-mask LABELS --object ID --point ...``: one object of an existing label map corrected with
+    clicks on one slice; every other label is written back unchanged."""
+    import numpy as np
+
+    from .engine.proofread import object_mask
+    from .engine.prompts import Prompts
+    from .engine.segment_file import correct_object_job, resolve_plane
+    from .images import write_mask
+    from .images._writing import MASK_SUFFIXES
+    from .images.io import check_mask_output
+    from .images.label_maps import OffGridError, read_labels
+    from .jobs import run
+
+    if args.start_mask is None or args.object is None:
+        raise GfmError("--start-mask and --object go together: the label map and the id of the object to correct")
+    if args.box is not None or args.propagate or args.tile is not None:
+        raise GfmError("--box, --propagate and --tile do not apply with --start-mask: the object's own mask and box "
+                       "are the start, and it is corrected on one slice")
+    if not args.point:
+        raise PromptError("give at least one --point to correct the object with")
+    _check_output(args.output, "-o", "the corrected label map", suffixes=MASK_SUFFIXES,
+                  inputs=[("the image", args.image), ("--start-mask", args.start_mask), *_model_inputs(args)])
+    image = _read(args)
+    check_mask_output(args.output, image)
+    try:
+        labels = read_labels(args.start_mask, image, resample=args.resample_labels)
+    except GfmError as error:
+        hint = "; --resample-labels resamples it" if isinstance(error, OffGridError) else ""
+        raise type(error)(f"--start-mask {args.start_mask.name}: {error}{hint}") from None
+    axis, index = resolve_plane(image, args.axis, args.index)
+    before = int(object_mask(labels, axis, index, args.object).sum())
+    points = np.array([(x, y) for x, y, _ in args.point], dtype=np.float64)
+    signs = np.array([sign for _, _, sign in args.point], dtype=np.int64)
+    Prompts(points, signs).check(image.plane_shape(axis))
+    bands = _band_selection(args, _band_descriptions(image))
+    model = _load(args)
+    with _bar(args, "correct") as bar:
+        corrected = run(correct_object_job(
+            image, model, labels, args.object, points=points, point_labels=signs, axis=axis, index=index,
+            window=args.window, bands=bands,
+        ), bar)
+    path = write_mask(args.output, corrected, image)
+    after = int(((corrected if axis is None else np.take(corrected, index, axis)) == args.object).sum())
+    where = "" if axis is None else f" on slice {index}"
+    unit = "pixels" if axis is None else "voxels"
+    print(f"wrote {path} (object {args.object}: {before} -> {after} {unit}{where}; other labels unchanged)")
     return 0
 
 

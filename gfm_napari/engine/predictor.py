@@ -44,6 +44,8 @@ class Prediction:
 
 
 CLICK_STRATEGIES = ("direct", "box-search")
+MASK_LOGIT = 8.0
+"""Logit magnitude of a mask given as mask input (:meth:`Predictor.mask_input`)."""
 
 
 class Predictor:
@@ -210,6 +212,19 @@ class Predictor:
         if embedding.valid is not None:
             mask &= embedding.valid
         return Prediction(mask, float(scores[0, best]), low_res)
+
+    def mask_input(self, mask: np.ndarray, logit: float = MASK_LOGIT) -> torch.Tensor:
+        """A binary mask on a plane (rows, cols) -> low-res logits (1, 1, 4h, 4w) for the decoder's mask input:
+        ``+logit`` inside, ``-logit`` outside and in the padding (the inverse of :meth:`upscale`), so an existing
+        mask can start a prediction as if the model had made it."""
+        size = self.model.spec.input_size
+        h, w = self.model.segmenter.embedding_size
+        rows, cols = ResizeLongestSide(mask.shape, size).resized_shape
+        inside = torch.from_numpy(np.asarray(mask, np.float32))[None, None]
+        inside = F.interpolate(inside, size=(rows, cols), mode="bilinear", align_corners=False, antialias=True)
+        inside = F.pad(inside, (0, size - cols, 0, size - rows))
+        inside = F.interpolate(inside, size=(4 * h, 4 * w), mode="bilinear", align_corners=False, antialias=True)
+        return (2 * inside - 1) * logit
 
     def upscale(self, low_res_logits: torch.Tensor, plane_shape: tuple[int, int]) -> torch.Tensor:
         """Low-res logits (B, 1, L, L) → logits on the plane grid (B, 1, rows, cols): undo pad and resize."""

@@ -11,6 +11,7 @@ from ..jobs import Job, Progress, run
 from ..models import LoadedModel
 from .predictor import Predictor
 from .prompts import Prompts
+from .proofread import object_mask
 from .propagate import PropagationSettings, propagate
 from .zoom import PlaneSegmenter
 
@@ -118,6 +119,37 @@ def segment_job(
     view[axis] = index
     volume[tuple(view)] = prediction.mask
     return volume
+
+
+def correct_object_job(
+    image: Image,
+    model: LoadedModel,
+    labels: np.ndarray,
+    object_id: int,
+    *,
+    points: np.ndarray,
+    point_labels: np.ndarray,
+    axis: int | None = None,
+    index: int | None = None,
+    window: tuple[float, float] | None = None,
+    bands: BandSelection | None = None,
+) -> Job[np.ndarray]:
+    """Job correcting object ``object_id`` of ``labels`` (on ``image``'s grid) on one plane with clicks, as the
+    dock does (:meth:`~.session.SegmentationSession.edit_object`); returns the whole label map (uint16), only that
+    object changed, only on that plane."""
+    from .session import SegmentationSession
+
+    axis, index = resolve_plane(image, axis, index)
+    check_contrast(image, axis, index)
+    object_mask(labels, axis, index, object_id)
+    normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW, bands=bands)
+    session = SegmentationSession(Predictor(model), image, normalization, labels=labels.astype(np.uint16))
+    session.edit_object(axis, index, object_id)
+    for (x, y), sign in zip(points, point_labels):
+        session.add_point(axis, index, float(x), float(y), positive=bool(sign))
+    yield Progress(0, 1, "encoding the image" if axis is None else f"encoding slice {index}")
+    session.accept()
+    return session.labels
 
 
 def segment_image(image: Image, model: LoadedModel, **options) -> np.ndarray:

@@ -9,11 +9,15 @@ The one object the UI holds. Pure (no napari / Qt) and usable from a notebook::
     session.new_object()                         # next id
     volume = jobs.run(session.propagate_job(2, 24)); session.apply_propagation(2, 24, volume)
     found = jobs.run(session.auto_job(2, 24)); session.apply_auto(2, 24, found.labels)  # segment everything
+    session.edit_object(2, 24, 5)                # correct existing object 5 there: its mask is the start,
+    session.add_point(2, 24, 40, 52)             # a click refines it where it was put,
+    session.accept()                             # and accept replaces the object on that plane only
 
 Planes: ``(axis, index)`` is ``numpy.take(array, index, axis)`` (as a view, ``images.plane_of``) of a volume,
-``(None, None)`` the whole 2D image; on a plane ``x`` = column and ``y`` = row (as in SAM). Model work happens only in :meth:`embed`, :meth:`preview`,
-:meth:`accept` (previews not computed yet) and the jobs; everything else is cheap numpy, so a UI can run the former
-off its event loop and the latter on it — as long as it does not run two of them at once.
+``(None, None)`` the whole 2D image; on a plane ``x`` = column and ``y`` = row (as in SAM). Model work happens only
+in :meth:`embed`, :meth:`preview`, :meth:`accept`, :meth:`new_object` and :meth:`edit_object` (previews not computed
+yet) and the jobs; everything else is cheap numpy, so a UI can run the former off its event loop and the latter on
+it — as long as it does not run two of them at once.
 
 A lazy raster (``RasterFile.image()``, larger than memory) is segmented by tiles: each prompt reads and encodes only
 the tiles it falls in (:class:`~gfm_napari.engine.tiles.TiledSegmenter`), logits are not fed back (they belong
@@ -39,6 +43,7 @@ from .auto import AutoResult, segment_everything
 from .auto_window import AutoSettings
 from .predictor import Prediction, Predictor
 from .prompts import NEGATIVE, POSITIVE, Prompts
+from .proofread import box_holding_clicks, local_correction, object_mask, start_prediction
 from .propagate import PropagationSettings, propagate
 from .tiles import TiledSegmenter, prompt_extent
 from .zoom import PlaneSegmenter
@@ -72,16 +77,19 @@ def from_plane(axis: int | None, index: int | None, x: float, y: float) -> np.nd
 class PlaneState:
     """The current object's prompts on one plane, the preview they gave (None until computed) and the previous
     preview (its working window is kept, its low-res logits are the next prompt's mask input). ``generation`` says
-    which model and normalisation ``prediction`` and ``previous`` belong to."""
+    which model and normalisation ``prediction`` and ``previous`` belong to. ``start``: the existing object's mask
+    a correction started from (:meth:`SegmentationSession.edit_object`), None for a new object."""
 
     prompts: Prompts
     prediction: Prediction | None = None
     previous: Prediction | None = None
     generation: int = 0
+    start: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
         size = 0 if self.previous is None else _tensor_bytes(self.previous.low_res_logits)
+        size += 0 if self.start is None else self.start.nbytes
         if self.prediction is not None:
             size += self.prediction.mask.nbytes + _tensor_bytes(self.prediction.low_res_logits)
         return size
@@ -328,6 +336,29 @@ class SegmentationSession:
             self._push(step)
         return self.object_id
 
+    def edit_object(self, axis: int | None, index: int | None, object_id: int) -> None:
+        """Make the existing object ``object_id`` current and start correcting it on a plane: its mask there becomes
+        the plane's preview, and its box and mask the starting point of the next click (:mod:`.proofread`); accept
+        replaces its voxels on that plane only. What is pending is accepted first. One undo step.
+
+        Raises:
+            PromptError: ``object_id`` has no voxel on that plane; a raster read by windows.
+        """
+        key = self.plane_key(axis, index)
+        if self._raster is not None:
+            raise PromptError("correcting an existing object needs an image held in memory, not a raster read by "
+                              "windows")
+        object_mask(self.labels, *key, object_id)
+        step = self._commit_previews()
+        mask = (self.labels if key[0] is None else plane_of(self.labels, *key)) == object_id
+        if not mask.any():  # the pending previews were this object's and removed it here
+            self._push(step)
+            raise PromptError(f"object {object_id} was just removed from this plane by its accepted prompts")
+        prompts, start = start_prediction(self._plane(key), mask)
+        self.object_id = object_id
+        self._planes[key] = PlaneState(prompts, start, None, self._generation, start.mask)
+        self._push(replace(step, planes={key: None, **step.planes}))
+
     def clear_object(self) -> None:
         """Remove the current object: its prompts, previews and accepted voxels (one undo step)."""
         step = self._before(self._planes)
@@ -446,7 +477,12 @@ class SegmentationSession:
         if self._raster is not None:
             return self._predict_tiled(state.prompts)
         previous = state.previous if state.generation == self._generation else None
-        return self._plane(key).predict(state.prompts, previous, feedback=self.feedback_logits)
+        plane = self._plane(key)
+        if state.start is None:
+            return plane.predict(state.prompts, previous, feedback=self.feedback_logits)
+        prompts = box_holding_clicks(state.prompts, plane.plane_shape)  # correcting an existing object (edit_object)
+        prediction = plane.predict(prompts, previous, feedback=self.feedback_logits)
+        return local_correction(plane, state.start, prediction, prompts)
 
     def _plane(self, key: PlaneKey) -> PlaneSegmenter:
         return PlaneSegmenter(self.predictor, self.image, *key, self.normalization)
@@ -479,9 +515,9 @@ class SegmentationSession:
         if prompts.is_empty:
             self._planes.pop(key, None)
         elif old is not None and self._is_valid(old):
-            self._planes[key] = PlaneState(prompts, None, old.prediction, old.generation)
+            self._planes[key] = PlaneState(prompts, None, old.prediction, old.generation, old.start)
         elif old is not None:
-            self._planes[key] = PlaneState(prompts, None, old.previous, old.generation)
+            self._planes[key] = PlaneState(prompts, None, old.previous, old.generation, old.start)
         else:
             self._planes[key] = PlaneState(prompts, generation=self._generation)
         self._push(step)

@@ -55,6 +55,44 @@ def labels_on_grid(image: Image, labels: Image) -> np.ndarray:
     return np.where(keep, reordered[np.ix_(*indices)], 0).astype(reordered.dtype)
 
 
+def resample_labels(image: Image, labels: Image) -> np.ndarray:
+    """``labels.array`` resampled onto ``image``'s spatial grid by nearest neighbour through both geometries (each
+    image voxel takes the label of the voxel its centre falls in; outside the label map: 0). For a label map that
+    :func:`labels_on_grid` refuses, when the user asks for it.
+
+    Raises:
+        GeometryError: the two do not both have a world geometry (affines, or CRS and transform).
+    """
+    source, target = labels.geometry, image.geometry
+    values = np.asarray(labels.array)
+    if source.is_georeferenced and target.is_georeferenced:
+        from rasterio.transform import Affine
+        from rasterio.warp import Resampling, reproject
+
+        if labels.spatial_ndim != 2 or image.spatial_ndim != 2:
+            raise GeometryError("raster labels resample onto a 2D raster only")
+        out = np.zeros(image.spatial_shape, values.dtype)
+        reproject(values, out, src_transform=Affine(*source.transform), src_crs=source.crs,
+                  dst_transform=Affine(*target.transform), dst_crs=target.crs, resampling=Resampling.nearest,
+                  src_nodata=None, dst_nodata=0)
+        return out
+    if source.affine is None or target.affine is None:
+        raise GeometryError("resampling needs both images' geometry (a medical affine, or a GeoTIFF's CRS)")
+    mapping = np.linalg.inv(np.asarray(source.affine, float)) @ np.asarray(target.affine, float)
+    out = np.zeros(image.spatial_shape, values.dtype)
+    grid = np.indices(image.spatial_shape[1:], dtype=float).reshape(image.spatial_ndim - 1, -1)
+    for first in range(image.spatial_shape[0]):  # one slab at a time: memory of one slice's coordinates
+        index = np.zeros((3, grid.shape[1]))
+        index[: image.spatial_ndim] = np.vstack([np.full(grid.shape[1], first), grid])
+        found = np.rint(mapping[:3, :3] @ index + mapping[:3, 3:]).astype(int)
+        extent = np.array(labels.spatial_shape + (1,) * (3 - labels.spatial_ndim))[:, None]  # a 2D map: 1 deep
+        inside = np.all((found >= 0) & (found < extent), axis=0)
+        slab = np.zeros(grid.shape[1], values.dtype)
+        slab[inside] = values[tuple(found[: labels.spatial_ndim, inside])]
+        out[first] = slab.reshape(image.spatial_shape[1:])
+    return out
+
+
 def keep_slices(labels: np.ndarray, axis: int, slices: range) -> np.ndarray:
     """``labels`` with every slice along ``axis`` outside ``slices`` set to 0 (a held-apart part of a volume)."""
     keep = np.zeros(labels.shape[axis], bool)

@@ -132,13 +132,15 @@ def write_mask(
 
 
 def read_polygons(path: str | os.PathLike[str], crs: str) -> list[tuple[int, object]]:
-    """``(label, geometry)`` of every feature of a vector file, reprojected to ``crs`` (WKT or "EPSG:n")."""
+    """``(label, geometry)`` of every feature of a vector file, reprojected to ``crs`` (WKT or "EPSG:n"); the label is
+    the ``label`` attribute, or the feature's number (1, 2, ... in file order) in a file without one."""
     import shapely
     from pyogrio.raw import read
     from rasterio.warp import transform_geom
 
     meta, _, wkb, field_data = read(path)
-    labels = field_data[list(meta["fields"]).index("label")]
+    fields = list(meta["fields"])
+    labels = field_data[fields.index("label")] if "label" in fields else range(1, len(wkb) + 1)
     source_crs = meta["crs"] or WGS84
     geometries = [shapely.geometry.shape(transform_geom(source_crs, crs, shapely.geometry.mapping(g)))
                   for g in shapely.from_wkb(wkb)]

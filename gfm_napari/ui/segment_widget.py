@@ -28,6 +28,7 @@ from ..engine.session import SegmentationSession
 from ..errors import GfmError, PromptError
 from ..images import Image, Normalization, fit_normalization, write_mask
 from ..images.bands import default_bands, parse_bands
+from ..images.label_maps import OffGridError, read_labels
 from ..jobs import Progress
 from ..models import LoadedModel, get_spec, load_adapter
 from ..models.adapter_files import is_adapter, read_sidecar
@@ -55,6 +56,7 @@ from .layers import (
 )
 from .pretrain_panel import PretrainPanel
 from .prompt_layers import PromptCallbacks, PromptLayers
+from .proofreading import ProofreadPanel
 from .segment_controls import SegmentControls, debounce
 from .workers import TaskQueue, user_message
 
@@ -133,6 +135,8 @@ class SegmentWidget(SegmentControls):
         self._adapter_bases: dict[str, Predictor] = {}
         self.adapter_panel = AdapterPanel(self._prepare_adapter_run, self._use_adapter, self._report)
         self.layout().insertWidget(self.layout().indexOf(self.restore_button), self.adapter_panel)
+        self.proofread_panel = ProofreadPanel(self.open_labels, self.correct_object)
+        self.layout().insertWidget(self.layout().indexOf(self.adapter_panel), self.proofread_panel)
         self.pretrain_panel = PretrainPanel(self._prepare_pretrain_run, self._use_encoder, self._report)
         self._arrange_tabs()
         self._connect()
@@ -206,6 +210,40 @@ class SegmentWidget(SegmentControls):
 
     def redo(self) -> None:
         self._session_task(lambda s: s.redo())
+
+    def open_labels(self, path: str | Path, *, resample: bool = False) -> None:
+        """Replace the labels by a label map made elsewhere, read and checked against the image's grid off the UI
+        thread (undoable). A map off the grid changes nothing: a notification offers to resample it."""
+        session = self.session
+        if session is None:
+            return
+
+        def read() -> tuple[np.ndarray | None, str]:  # (a worker's exception would be reported as it is)
+            try:
+                return read_labels(path, session.image, resample=resample), ""
+            except OffGridError as error:
+                return None, str(error)
+
+        def done(result: tuple[np.ndarray | None, str]) -> None:
+            labels, off_grid = result
+            if labels is not None:
+                session.replace_labels(labels)
+                return
+            notification_manager.dispatch(Notification(
+                f"gfm-napari: {Path(path).name}: {off_grid}", severity="error",
+                actions=[("Resample", lambda _=None: self.open_labels(path, resample=True))],
+            ))
+
+        self.queue.run(read, done, f"Reading {Path(path).name}…")
+
+    def correct_object(self, object_id: int) -> None:
+        """Correct existing object ``object_id`` on the slice on screen: its mask is the preview clicks refine."""
+        try:
+            axis, index = self.current_plane()
+        except GfmError as error:
+            self._report(error)
+            return
+        self._session_task(lambda s: s.edit_object(axis, index, object_id), threaded=True)
 
     def propagate(self) -> None:
         """Propagate the current object from the slice on screen through the volume (cancellable)."""
@@ -340,6 +378,8 @@ class SegmentWidget(SegmentControls):
         digest, normalization = prepared
         self._digest = digest
         labels_layer = self.labels_layer = self._output_layer(layer, image)
+        labels_layer.events.selected_label.connect(  # napari's label picker chooses the object to correct
+            lambda _: labels_layer is self.labels_layer and self.proofread_panel.pick(labels_layer.selected_label))
         session = self.session = SegmentationSession(
             self._predictor, image, normalization, labels=self.labels_layer.data
         )
