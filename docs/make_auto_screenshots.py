@@ -18,14 +18,12 @@ from pathlib import Path
 import napari
 import numpy as np
 from make_screenshot import wait
+from make_zoom_screenshot import open_tile_with_footprints
 
 from gfm_napari.app import open_sample_with_dock
 from gfm_napari.evaluation.automatic import match_objects, truth_objects
-from gfm_napari.images import read_image
-from gfm_napari.ui.layers import labels_layer_data
 
 OUT = Path(__file__).with_name("auto")
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sat_spacenet_atlanta_buildings"
 REGION = 512
 AXIAL, SLICE = 2, 12
 
@@ -37,18 +35,7 @@ def run_auto(widget) -> None:
 
 
 def satellite() -> None:
-    image = read_image(DATA / "sample_geotiff.tif")
-    reference = read_image(DATA / "buildings_instances_derived.tif").array
-    viewer = napari.Viewer(title="gfm-napari: segment everything")
-    viewer.window.resize(1400, 900)
-    viewer.open(str(DATA / "sample_geotiff.tif"), plugin="gfm-napari")
-    image_layer = viewer.layers[-1]
-    data, kwargs, _ = labels_layer_data(reference.astype(np.uint16), image, "SpaceNet footprints")
-    outline = viewer.add_labels(data, opacity=0.9, **kwargs)
-    outline.contour = 1
-    viewer.layers.selection.active = image_layer
-    _, widget = viewer.window.add_plugin_dock_widget("gfm-napari", "Segment")
-    wait(widget)
+    viewer, widget, reference = open_tile_with_footprints("gfm-napari: segment everything")
     corners = np.array([[0, 0], [0, REGION], [REGION, REGION], [REGION, 0]], float)
     widget.prompt_layers.boxes.add_rectangles([corners])
     wait(widget)

@@ -26,11 +26,11 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sat_spacenet_a
 BUILDINGS = range(1, 13)
 
 
-def main() -> None:
-    os.environ["GFM_NAPARI_RECOVERY_DIR"] = tempfile.mkdtemp()
+def open_tile_with_footprints(title: str) -> tuple[napari.Viewer, object, np.ndarray]:
+    """(viewer, Segment dock, footprint ids): the Atlanta tile opened by the plugin, SpaceNet's footprints outlined."""
     image = read_image(DATA / "sample_geotiff.tif")
     reference = read_image(DATA / "buildings_instances_derived.tif").array
-    viewer = napari.Viewer(title="gfm-napari: one click per building")
+    viewer = napari.Viewer(title=title)
     viewer.window.resize(1400, 900)
     viewer.open(str(DATA / "sample_geotiff.tif"), plugin="gfm-napari")
     image_layer = viewer.layers[-1]
@@ -39,6 +39,12 @@ def main() -> None:
     viewer.layers.selection.active = image_layer
     _, widget = viewer.window.add_plugin_dock_widget("gfm-napari", "Segment")
     wait(widget)
+    return viewer, widget, reference
+
+
+def main() -> None:
+    os.environ["GFM_NAPARI_RECOVERY_DIR"] = tempfile.mkdtemp()
+    viewer, widget, reference = open_tile_with_footprints("gfm-napari: one click per building")
     widget.click_tool.click()
     scores = []
     for n, label in enumerate(BUILDINGS):

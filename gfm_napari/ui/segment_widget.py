@@ -422,7 +422,7 @@ class SegmentWidget(SegmentControls):
         self.restore_button.setVisible(True)
         notification_manager.dispatch(Notification(
             f"gfm-napari: labels autosaved for '{self.image_layer.name}' at {stamp} can be restored",
-            severity="info", actions=[("Restore", self.restore_recovery)],
+            severity="info", actions=[("Restore", lambda _=None: self.restore_recovery())],
         ))
 
     def _show_image_controls(self, image: Image) -> None:

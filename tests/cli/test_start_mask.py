@@ -114,3 +114,22 @@ def test_resample_labels_puts_a_coarser_map_on_the_grid(shared_data, tmp_path):
     corrected = np.asarray(nib.load(out).dataobj)
     assert corrected.shape == seg.shape
     np.testing.assert_array_equal(np.delete(corrected, 20, axis=2), np.delete(resampled, 20, axis=2))
+
+
+def test_a_lesion_drawn_in_3d_slicer_is_corrected_and_written_back_as_a_slicer_segmentation(shared_data, tmp_path):
+    from gfm_napari.images import read_image
+    from gfm_napari.images.align import labels_on_grid
+    from gfm_napari.images.io import read_image as read_again
+
+    data = shared_data / "radiomics_nrrd_manual"
+    image = read_image(data / "lung1_image_crop.nrrd")
+    drawn = labels_on_grid(image, read_image(data / "lung1_label_crop.nrrd"))
+    x, y = next_click(np.zeros_like(drawn[:, :, 7], bool), drawn[:, :, 7] == 1)[:2]
+    out = tmp_path / "lesion.seg.nrrd"
+    assert main(["segment", str(data / "lung1_image_crop.nrrd"), "--start-mask", str(data / "lung1_label_crop.nrrd"),
+                 "--object", "1", "--axis", "2", "--slice", "7", "--point", f"{x},{y}", "-q", "-o", str(out)]) == 0
+    written = read_again(out)
+    np.testing.assert_array_equal(written.geometry.affine, image.geometry.affine)
+    corrected = labels_on_grid(image, written)
+    assert np.array_equal(np.delete(corrected, 7, axis=2), np.delete(drawn, 7, axis=2))
+    assert dice(corrected[:, :, 7] == 1, drawn[:, :, 7] == 1) >= 0.85  # measured 1.0: a click inside a good outline keeps it
