@@ -28,7 +28,8 @@ def add_parser(commands, quiet: argparse.ArgumentParser) -> None:
     cli._model_options(auto)
     auto.add_argument(
         "-o", "--output", type=Path, required=True,
-        help="label map: .nii.gz, .tif, .png; polygons .geojson / .gpkg (with label, area_m2 and score); DICOM-SEG .dcm",
+        help="label map: .nii.gz, .seg.nrrd, .tif, .png; polygons .geojson / .gpkg (label, area_m2, score); "
+        "DICOM-SEG .dcm",
     )
     auto.set_defaults(command=run)
 

@@ -9,11 +9,11 @@ Geometry: ``space directions`` and ``space origin`` are read exactly and turned 
     LPS = space origin + i * dir_0 + j * dir_1 + k * dir_2      RAS = diag(-1, -1, 1) @ LPS
 
 for ``space: left-posterior-superior`` (what Slicer and ITK write); right-anterior-superior coordinates are RAS
-already and left-anterior-superior ones differ from RAS in the sign of x (short names RAS / LAS / LPS too). A file without ``space`` is taken as LPS,
-as ITK reads it: its ``space directions`` (3-vectors, or 2-vectors of a 2D ``space dimension: 2`` file) or else its
-``spacings`` (1 where absent) along the axes, origin 0 where absent. Other spaces (scanner-xyz, 3D-right-handed, the
--time spaces) give ImageReadError. A 2D file gives a 2D image whose affine's third column is its plane's unit
-normal.
+already and left-anterior-superior ones differ from RAS in the sign of x (short names RAS / LAS / LPS too). A file
+without ``space`` is taken as LPS, as ITK reads it: its ``space directions`` (3-vectors, or 2-vectors of a 2D
+``space dimension: 2`` file) or else its ``spacings`` (1 where absent) along the axes, origin 0 where absent. Other
+spaces (scanner-xyz, 3D-right-handed, the -time spaces) give ImageReadError. A 2D file gives a 2D image whose
+affine's third column is its plane's unit normal.
 
 Shapes: 2D and 3D. A non-spatial axis (direction "none", kind list / vector / RGB-color ...) of size 1 is dropped;
 a larger one gives ImageReadError — so does a .seg.nrrd with several layers (overlapping segments), whose voxels
