@@ -20,7 +20,7 @@ import numpy as np
 from make_screenshot import wait
 from make_zoom_screenshot import open_tile_with_footprints
 
-from gfm_napari.app import open_sample_with_dock
+from gfm_napari.ui.app import open_sample_with_dock
 from gfm_napari.evaluation.automatic import match_objects, truth_objects
 
 OUT = Path(__file__).with_name("auto")

@@ -18,7 +18,7 @@ import napari
 import numpy as np
 from qtpy.QtWidgets import QApplication
 
-from gfm_napari.app import open_sample_with_dock
+from gfm_napari.ui.app import open_sample_with_dock
 from gfm_napari.engine.prompts import interior_point
 from gfm_napari.engine.session import from_plane
 

@@ -31,7 +31,7 @@ EXIT_CANCELLED = 130  # as after Ctrl+C
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
-        from .app import launch
+        from .ui.app import launch
 
         return launch()
     parser = _parser()

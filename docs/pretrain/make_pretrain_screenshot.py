@@ -19,7 +19,7 @@ from pathlib import Path
 import napari
 from qtpy.QtWidgets import QApplication
 
-from gfm_napari.app import open_sample_with_dock
+from gfm_napari.ui.app import open_sample_with_dock
 from gfm_napari.training.runs import exported_encoder
 
 OUT = Path(__file__).with_name("pretrain_tab.png")

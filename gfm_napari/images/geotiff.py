@@ -28,7 +28,6 @@ from gfm_napari.images.atomic import atomic_path
 from gfm_napari.images.geometry import Geometry
 from gfm_napari.images.image import Image, ImageMetadata
 
-SUFFIXES = (".tif", ".tiff")
 
 
 @contextmanager

@@ -15,6 +15,7 @@ other file that is DICOM (preamble)      dicom.read          series_uid
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,13 +27,27 @@ from gfm_napari.images._writing import MASK_SUFFIXES, check_destination, full_su
 from gfm_napari.images.image import Image
 
 SUPPORTED_FORMATS = (
-    "NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr, Slicer .seg.nrrd), MetaImage (.mha, .mhd), DICOM (folder, .dcm), "
-    "(Geo)TIFF (.tif, .tiff), PNG, JPEG (.jpg, .jpeg)"
+    "NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr, Slicer .seg.nrrd), MetaImage (.mha, .mhd), DICOM (folder, .dcm, .dicom), "
+    "(Geo)TIFF (.tif, .tiff), PNG (.png), JPEG (.jpg, .jpeg)"
 )
 MEDICAL_SUFFIXES = {".nii": "NIfTI", ".nii.gz": "NIfTI", ".nrrd": "NRRD", ".seg.nrrd": "NRRD", ".mha": "MetaImage"}
 """Mask formats that place voxels by an affine, so only for medical sources."""
 
 PathLike = str | os.PathLike[str]
+
+_READERS: dict[str, tuple[str, str, tuple[str, ...]]] = {  # suffix -> (reader module, format name, reader options)
+    **dict.fromkeys((".nii", ".nii.gz"), ("nifti", "NIfTI", ("volume",))),
+    **dict.fromkeys((".nrrd", ".seg.nrrd", ".nhdr"), ("nrrd", "NRRD", ())),
+    **dict.fromkeys((".mha", ".mhd"), ("metaimage", "MetaImage", ())),
+    **dict.fromkeys((".dcm", ".dicom"), ("dicom", "DICOM", ("series_uid",))),
+    **dict.fromkeys((".tif", ".tiff"), ("geotiff", "TIFF", ())),
+    **dict.fromkeys((".png", ".jpg", ".jpeg"), ("plain", "PNG/JPEG", ())),
+}
+READABLE_SUFFIXES = tuple(_READERS)
+"""Every file suffix :func:`read_image` opens (folders and extension-less DICOM files besides): the napari
+reader's and the pretraining folder scan's one list; napari.yaml's reader patterns are held to it by a test."""
+LABEL_MAP_SUFFIXES = (".seg.nrrd",)
+"""Readable, but segmentations rather than images."""
 
 
 def read_image(path: PathLike | Sequence[PathLike], **options: object) -> Image:
@@ -122,31 +137,18 @@ def write_mask(
 
 
 def _pick_reader(path: PathLike | Sequence[PathLike]) -> tuple[Callable[..., Image], tuple[str, ...], str]:
-    from gfm_napari.images import dicom, geotiff, metaimage, nifti, nrrd, plain
-
+    dicom = ("dicom", "DICOM", ("series_uid",))
     if not isinstance(path, (str, os.PathLike)):
-        return dicom.read, ("series_uid",), "DICOM"
-    p = Path(path)
-    if not p.exists():
-        raise ImageReadError(f"no such file or folder: '{p}'")
-    if p.is_dir():
-        return dicom.read, ("series_uid",), "DICOM"
-    suffix = full_suffix(p)
-    if suffix in (".nii", ".nii.gz"):
-        return nifti.read, ("volume",), "NIfTI"
-    if suffix in nrrd.SUFFIXES:
-        return nrrd.read, (), "NRRD"
-    if suffix in metaimage.SUFFIXES:
-        return metaimage.read, (), "MetaImage"
-    if suffix in (".dcm", ".dicom"):
-        return dicom.read, ("series_uid",), "DICOM"
-    if suffix in (".tif", ".tiff"):
-        return geotiff.read, (), "TIFF"
-    if suffix in (".png", ".jpg", ".jpeg"):
-        return plain.read, (), "PNG/JPEG"
-    if looks_like_dicom(p):
-        return dicom.read, ("series_uid",), "DICOM"
-    raise ImageReadError(f"unsupported format '{p.suffix or p.name}'; supported: {SUPPORTED_FORMATS}")
+        entry = dicom
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise ImageReadError(f"no such file or folder: '{p}'")
+        entry = dicom if p.is_dir() else _READERS.get(full_suffix(p)) or (dicom if looks_like_dicom(p) else None)
+        if entry is None:
+            raise ImageReadError(f"unsupported format '{p.suffix or p.name}'; supported: {SUPPORTED_FORMATS}")
+    module, name, options = entry
+    return importlib.import_module(f"gfm_napari.images.{module}").read, options, name
 
 
 def looks_like_dicom(p: Path) -> bool:

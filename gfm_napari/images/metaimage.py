@@ -31,7 +31,6 @@ from gfm_napari.images.geometry import Geometry, affine_from_lps, lps_from_affin
 from gfm_napari.images.image import Image, ImageMetadata
 from gfm_napari.images.nifti import guess_modality
 
-SUFFIXES = (".mha", ".mhd")
 
 
 def read(path: str | os.PathLike[str]) -> Image:

@@ -35,7 +35,6 @@ from gfm_napari.images.atomic import atomic_path
 from gfm_napari.images.geometry import Geometry, nifti_header_from_bytes
 from gfm_napari.images.image import Image, ImageMetadata
 
-SUFFIXES = (".nii", ".nii.gz")
 
 
 class VolumeChoiceError(ImageReadError):

@@ -49,7 +49,6 @@ from gfm_napari.images.geometry import Geometry, affine_from_lps, lps_from_affin
 from gfm_napari.images.image import Image, ImageMetadata
 from gfm_napari.images.nifti import guess_modality
 
-SUFFIXES = (".nrrd", ".nhdr", ".seg.nrrd")
 LPS = "left-posterior-superior"
 TO_LPS = {
     "left-posterior-superior": (1.0, 1.0, 1.0), "lps": (1.0, 1.0, 1.0),

@@ -22,7 +22,6 @@ from gfm_napari.images.atomic import atomic_path
 from gfm_napari.images.geometry import Geometry
 from gfm_napari.images.image import Image, ImageMetadata
 
-SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def read(path: str | os.PathLike[str]) -> Image:

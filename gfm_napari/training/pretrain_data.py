@@ -27,11 +27,11 @@ import torch.nn.functional as F
 
 from ..errors import GfmError, ImageReadError
 from ..images import Image, Normalization, fit_normalization, read_image
-from ..images.io import full_suffix, looks_like_dicom
+from ..images.io import LABEL_MAP_SUFFIXES, READABLE_SUFFIXES, full_suffix, looks_like_dicom
 from ..images.windowed import Window, raster_of
 from ..models import ModelSpec
 
-IMAGE_SUFFIXES = (".nii", ".nii.gz", ".dcm", ".dicom", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = tuple(s for s in READABLE_SUFFIXES if s not in LABEL_MAP_SUFFIXES)
 MIN_PLANE_STD = 0.02  # of the normalised [0, 1] plane: below this a plane holds nothing to learn from
 RASTER_TILES, RASTER_TILE = 32, 1024  # random windows read from a raster too large to hold (100 MB as RGB uint8)
 

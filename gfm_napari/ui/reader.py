@@ -10,9 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import GfmError
+from ..images.io import READABLE_SUFFIXES
 from .layers import image_layer_data
-
-SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
 
 def get_reader(path: str | list[str]) -> Callable | None:
@@ -21,7 +20,7 @@ def get_reader(path: str | list[str]) -> Callable | None:
     if not paths:
         return None
     first = Path(paths[0])
-    if not (first.is_dir() or first.name.lower().endswith(SUFFIXES)):
+    if not (first.is_dir() or first.name.lower().endswith(READABLE_SUFFIXES)):
         return None
     return read_layers
 

@@ -74,3 +74,9 @@ def test_reading_imports_no_torch_napari_or_qt(sample):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_readable_suffix_is_named_in_the_unsupported_format_message():
+    from gfm_napari.images.io import READABLE_SUFFIXES
+
+    assert all(suffix in SUPPORTED_FORMATS for suffix in READABLE_SUFFIXES)

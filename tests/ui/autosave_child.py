@@ -16,7 +16,7 @@ import napari
 import numpy as np
 from qtpy.QtWidgets import QApplication
 
-from gfm_napari.app import show_axial
+from gfm_napari.ui.app import show_axial
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.engine.prompts import box_from_mask
 from gfm_napari.engine.session import from_plane

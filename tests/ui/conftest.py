@@ -14,7 +14,7 @@ def ct_path(shared_data):
 @pytest.fixture
 def open_ct(make_napari_viewer, ct_path):
     """Factory: a new viewer showing the CT (read by gfm-napari's reader) axially."""
-    from gfm_napari.app import show_axial
+    from gfm_napari.ui.app import show_axial
 
     def factory():
         viewer = make_napari_viewer()

@@ -1,6 +1,6 @@
 """Start gfm-napari in a fresh process in one of the two orders users do, answer one click, exit cleanly.
 
-``python launch_orders.py app``: ``gfm-napari`` itself (:func:`gfm_napari.app.launch`, napari's event loop ended
+``python launch_orders.py app``: ``gfm-napari`` itself (:func:`gfm_napari.ui.app.launch`, napari's event loop ended
 once a click was answered). ``python launch_orders.py viewer-first``: a plain napari viewer draws an image first
 (the OpenGL driver is loaded), then the CT sample and Plugins ▸ gfm-napari ▸ Segment are opened in it.
 
@@ -74,7 +74,7 @@ def viewer_first() -> int:
     from napari.qt.threading import WorkerBase
     from qtpy.QtWidgets import QApplication
 
-    from gfm_napari.app import show_axial
+    from gfm_napari.ui.app import show_axial
 
     viewer = napari.Viewer()
     viewer.add_image(np.random.default_rng(0).random((64, 64)), name="opened first")

@@ -25,7 +25,7 @@ def test_the_default_model_is_the_click_trained_one_when_it_loads(monkeypatch, l
 @pytest.mark.gui
 def test_launch_shows_the_ct_sample_axially_with_the_segment_dock(make_napari_viewer, shared_predictor, monkeypatch,
                                                                    tmp_path, qtbot):
-    from gfm_napari.app import open_sample_with_dock
+    from gfm_napari.ui.app import open_sample_with_dock
 
     monkeypatch.setattr(models, "load_default", lambda: shared_predictor)
     monkeypatch.setenv("GFM_NAPARI_RECOVERY_DIR", str(tmp_path))

@@ -55,7 +55,7 @@ def test_dicom_folder_is_read_as_one_volume(shared_data):
 
 @pytest.mark.gui
 def test_the_ct_sample_opens_in_the_viewer_axially(make_napari_viewer):
-    from gfm_napari.app import show_axial
+    from gfm_napari.ui.app import show_axial
 
     viewer = make_napari_viewer()
     viewer.open_sample("gfm-napari", "ct_abdomen")

@@ -1,5 +1,8 @@
 """``gfm-napari`` with no arguments: napari with the plugin's CT sample, shown axially as radiologists read it,
-and the Segment dock."""
+and the Segment dock.
+
+It lives in ``ui/`` so that importing it runs ``ui/__init__`` (which keeps triton out of the viewer's process)
+before napari and torch are imported."""
 
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ READY = "gfm-napari: ready"  # the line on stderr once the dock can answer click
 
 
 def launch() -> int:
-    from . import ui  # noqa: F401  (first: importing the ui package keeps triton out of the viewer's process)
-
     import napari
     from napari.qt.threading import WorkerBase
 
