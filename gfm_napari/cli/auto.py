@@ -17,7 +17,7 @@ from .arguments import (
     box,
 )
 from .outputs import check_output
-from .parser import quiet_option
+from .parser import add_deferred, quiet_option
 from .prompts import fit_box
 from .reading import read
 
@@ -45,28 +45,32 @@ def add_parser(commands) -> None:
 
 
 def add_settings_options(parser: argparse.ArgumentParser) -> None:
-    """The automatic pass's settings (shared by ``auto`` and ``evaluate --auto``)."""
+    """The automatic pass's settings (shared by ``auto`` and ``evaluate --auto``); unset, AutoSettings' defaults."""
+    group = parser.add_argument_group("automatic pass")
+    add_deferred(group, "--points-per-side", type=int, deferred=lambda: _default("points_per_side"),
+                 help="clicks per side of each window's grid (default %(deferred)s)")
+    add_deferred(group, "--min-area", type=int, metavar="PX", deferred=lambda: _default("min_area"),
+                 help="drop objects smaller than this many pixels (default %(deferred)s)")
+    add_deferred(group, "--min-score", type=float, deferred=lambda: _default("min_predicted_iou"),
+                 help="drop masks with a lower predicted IoU (default %(deferred)s)")
+    add_deferred(group, "--min-stability", type=float, deferred=lambda: _default("min_stability"),
+                 help="drop masks that change more with the threshold (default %(deferred)s)")
+
+
+def _default(setting: str):
     from ..engine.auto_window import AutoSettings
 
-    defaults = AutoSettings()
-    group = parser.add_argument_group("automatic pass")
-    group.add_argument("--points-per-side", type=int, default=defaults.points_per_side,
-                       help=f"clicks per side of each window's grid (default {defaults.points_per_side})")
-    group.add_argument("--min-area", type=int, default=defaults.min_area, metavar="PX",
-                       help=f"drop objects smaller than this many pixels (default {defaults.min_area})")
-    group.add_argument("--min-score", type=float, default=defaults.min_predicted_iou,
-                       help=f"drop masks with a lower predicted IoU (default {defaults.min_predicted_iou})")
-    group.add_argument("--min-stability", type=float, default=defaults.min_stability,
-                       help=f"drop masks that change more with the threshold (default {defaults.min_stability})")
+    return getattr(AutoSettings(), setting)
 
 
 def settings(args: argparse.Namespace):
     """The options of :func:`add_settings_options` as AutoSettings; PromptError for values it refuses."""
     from ..engine.auto_window import AutoSettings
 
+    given = {"points_per_side": args.points_per_side, "min_area": args.min_area,
+             "min_predicted_iou": args.min_score, "min_stability": args.min_stability}
     try:
-        return AutoSettings(points_per_side=args.points_per_side, min_area=args.min_area,
-                            min_predicted_iou=args.min_score, min_stability=args.min_stability)
+        return AutoSettings(**{name: value for name, value in given.items() if value is not None})
     except ValueError as error:
         raise PromptError(str(error)) from None
 

@@ -8,29 +8,23 @@ import dataclasses
 from pathlib import Path
 
 from .arguments import window
+from .parser import add_deferred
 
 
-class _ModelNames:
-    """The registry's model names for the --model help, looked up only when a help text shows them: the registry
-    imports torch, which a command's parser must not."""
+def _model_names(default: str | None) -> str:
+    """The registry's model names, ``default`` (None: the registry's default) first."""
+    from ..models.registry import DEFAULT_MODEL, available_models, get_spec
 
-    def __init__(self, default: str | None) -> None:
-        self.default = default
-
-    def __str__(self) -> str:
-        from ..models.registry import DEFAULT_MODEL, available_models, get_spec
-
-        default = self.default or DEFAULT_MODEL
-        others = [f"{name} (the box-trained base)" if get_spec(name).box_only else name
-                  for name in available_models() if name != default]
-        return ", ".join([f"{default} (default)", *others])
+    default = default or DEFAULT_MODEL
+    others = [f"{name} (the box-trained base)" if get_spec(name).box_only else name
+              for name in available_models() if name != default]
+    return ", ".join([f"{default} (default)", *others])
 
 
 def add_model_options(parser: argparse.ArgumentParser, default: str | None = None) -> None:
     """--model (``default``: None is the registry's default model), --checkpoint, --encoder, --window, --device,
     --click-strategy, --zoom."""
-    model = parser.add_argument("--model", default=default, help="%(model_names)s")
-    model.model_names = _ModelNames(default)  # type: ignore[attr-defined]
+    add_deferred(parser, "--model", default=default, help="%(deferred)s", deferred=lambda: _model_names(default))
     parser.add_argument("--checkpoint", type=Path, help="weights file for SAM models")
     parser.add_argument("--encoder", type=Path,
                         help="a pretrained encoder (gfm-napari pretrain: <run>/encoder.safetensors with its .json)")

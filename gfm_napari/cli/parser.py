@@ -1,9 +1,11 @@
-"""The command line's argument parser: one-line argument errors, negative numbers as option values, exit codes."""
+"""The command line's argument parser: one-line argument errors, negative numbers as option values, help texts
+that show torch-side values without importing torch, exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130  # as after Ctrl+C
@@ -17,6 +19,24 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")
+
+
+class _Deferred:
+    """Help text computed when the help is shown (``str``), not when the parser is built."""
+
+    def __init__(self, text: Callable[[], object]) -> None:
+        self._text = text
+
+    def __str__(self) -> str:
+        return str(self._text())
+
+
+def add_deferred(parser, *flags: str, deferred: Callable[[], object], **options) -> argparse.Action:
+    """``parser.add_argument(*flags, **options)`` whose help shows ``deferred()`` at ``%(deferred)s``: a default
+    kept by a torch-side dataclass, the registry's model names. Building the parser imports neither."""
+    action = parser.add_argument(*flags, **options)
+    action.deferred = _Deferred(deferred)  # type: ignore[attr-defined]  # argparse fills %(name)s from the action
+    return action
 
 
 def joined_negative_values(argv: list[str]) -> list[str]:
