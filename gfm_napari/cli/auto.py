@@ -7,15 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import PromptError
-from . import models, progress
-from .arguments import (
-    add_bands_option,
-    add_plane_options,
-    add_source_options,
-    band_descriptions,
-    band_selection,
-    box,
-)
+from . import arguments, models, progress
 from .outputs import check_output
 from .parser import add_deferred, quiet_option
 from .prompts import fit_box
@@ -28,13 +20,13 @@ def add_parser(commands) -> None:
         help="segment everything on a plane (or a region): one label per object found; write a label map",
     )
     auto.add_argument("image", type=Path, help="NIfTI, DICOM file/folder, GeoTIFF, PNG/JPEG")
-    add_source_options(auto)
-    add_plane_options(auto)
-    auto.add_argument("--region", type=box, metavar="X0,Y0,X1,Y1",
+    arguments.add_source_options(auto)
+    arguments.add_plane_options(auto)
+    auto.add_argument("--region", type=arguments.box, metavar="X0,Y0,X1,Y1",
                       help="only this rectangle of the plane, in pixels (x = column, y = row; default: all of it)")
     auto.add_argument("--propagate", action="store_true", help="carry each object found through the volume (3D)")
     add_settings_options(auto)
-    add_bands_option(auto)
+    arguments.add_bands_option(auto)
     models.add_model_options(auto)
     auto.add_argument(
         "-o", "--output", type=Path, required=True,
@@ -101,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         raise PromptError("--propagate needs a volume (3D image)")
     axis, index = resolve_plane(image, args.axis, args.index)
     window = region(args.region, image.plane_shape(axis))
-    bands = band_selection(args, band_descriptions(image))
+    bands = arguments.band_selection(args, arguments.band_descriptions(image))
     model = models.load(args)
     with progress.bar(args, "auto") as bar:
         labels, result = run_job(auto_file_job(
