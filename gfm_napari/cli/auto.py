@@ -14,7 +14,7 @@ from .prompts import fit_box
 from .reading import read
 
 
-def add_parser(commands) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     auto = commands.add_parser(
         "auto", parents=[quiet_option()],
         help="segment everything on a plane (or a region): one label per object found; write a label map",

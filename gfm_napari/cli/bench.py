@@ -13,7 +13,7 @@ from .parser import quiet_option
 from .reading import read_image
 
 
-def add_parser(commands) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser(
         "bench", parents=[quiet_option()],
         help="speed and memory: encoder, click latency, first mask, propagation, peak RSS (JSON)",

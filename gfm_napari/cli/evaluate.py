@@ -14,7 +14,7 @@ from .parser import quiet_option
 from .reading import read_image
 
 
-def add_parser(commands) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("evaluate", parents=[quiet_option()],
                                    help="Dice of box / click prompts against a label file")
     evaluate.add_argument("--image", type=Path, required=True)

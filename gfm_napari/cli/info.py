@@ -11,7 +11,7 @@ from .parser import quiet_option
 from .reading import read
 
 
-def add_parser(commands) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     info = commands.add_parser("info", parents=[quiet_option()],
                                help="print an image's shape, axis order, spacing, affine, CRS")
     info.add_argument("image", type=Path)

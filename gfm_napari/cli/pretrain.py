@@ -13,7 +13,7 @@ from .progress import ProgressBar, steps
 from .training_runs import check_run_out
 
 
-def add_parser(commands) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     pretrain = commands.add_parser(
         "pretrain", parents=[quiet_option()],
         help="continual pretraining of the image encoder on unlabelled images (GFM: masked image modelling + "

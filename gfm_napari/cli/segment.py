@@ -23,7 +23,7 @@ from .prompts import clicks, fit_box
 from .reading import read
 
 
-def add_parser(commands) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     segment = commands.add_parser("segment", parents=[quiet_option()],
                                   help="segment an image from a box and/or clicks; write a mask file")
     segment.add_argument("image", type=Path, help="NIfTI, DICOM file/folder, GeoTIFF, PNG/JPEG")

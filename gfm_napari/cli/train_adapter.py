@@ -16,7 +16,7 @@ from .reading import read_image
 from .training_runs import check_run_out, say_finished
 
 
-def add_parser(commands) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train-adapter", parents=[quiet_option()],
         help="train encoder adapters from your labels (--preset adapter), or the prompt path (--preset clicks); "
