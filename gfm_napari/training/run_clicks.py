@@ -23,12 +23,14 @@ from .recipe import build_objects, load_recipe
 
 @dataclass(frozen=True)
 class ClickRun:
+    """A clicks-preset run; its defaults are those of ``gfm-napari train-adapter --preset clicks``."""
+
     recipe: Path
     data_root: Path
     out_dir: Path
     batch_size: int = 8
     distill: bool = True
-    loop: LoopConfig = LoopConfig()
+    loop: LoopConfig = LoopConfig(steps=1500, lr=2e-4, val_every=150)
     mix: ClickMix = ClickMix()
 
 

@@ -20,8 +20,10 @@ import rasterio
 import torch
 from PIL import Image as PILImage
 
-from gfm_napari import cli
-from gfm_napari.cli import main
+from gfm_napari.cli import build_parser, main
+from gfm_napari.cli import models as cli_models
+from gfm_napari.cli.outputs import check_output
+from gfm_napari.cli.parser import joined_negative_values
 from gfm_napari.engine import segment_file
 from gfm_napari.jobs import Progress, run
 
@@ -48,7 +50,7 @@ def no_model(monkeypatch):
     def load(*args, **kwargs):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(cli, "_load", load)
+    monkeypatch.setattr(cli_models, "load", load)
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def fake_segmentation(monkeypatch):
         mask = calls.get("mask")
         return np.zeros(image.spatial_shape, bool) if mask is None else mask
 
-    monkeypatch.setattr(cli, "_load", lambda *args, **kwargs: "model")
+    monkeypatch.setattr(cli_models, "load", lambda *args, **kwargs: "model")
     monkeypatch.setattr(segment_file, "segment_job", job)
     return calls
 
@@ -82,7 +84,7 @@ def test_version_prints_the_package_version(capsys):
 
 
 def test_a_negative_window_level_parses_as_typed():
-    args = cli._parser().parse_args(cli._joined_negative_values(
+    args = build_parser().parse_args(joined_negative_values(
         ["segment", "ct.nii.gz", "--window", "-600,1500", "--box", "-5,10,20,20", "-o", "o.nii.gz"]))
     assert args.window == (-600.0, 1500.0) and args.box == (-5.0, 10.0, 20.0, 20.0)
 
@@ -199,9 +201,9 @@ def test_train_adapter_export_to_a_missing_folder_is_refused_before_reading(tmp_
 
 
 def test_train_adapter_export_may_go_into_the_run_folder_it_creates(tmp_path):
-    args = cli._parser().parse_args(["train-adapter", "--image", "ct.nii.gz", "--label", "seg.nii.gz",
+    args = build_parser().parse_args(["train-adapter", "--image", "ct.nii.gz", "--label", "seg.nii.gz",
                                      "--out", str(tmp_path / "run"), "--export", str(tmp_path / "run" / "liver")])
-    cli._check_output(args.export, "--export", "an adapter", created=args.out)  # no error
+    check_output(args.export, "--export", "an adapter", created=args.out)  # no error
 
 
 # ---- 4. a TIFF without CRS is a plain image ------------------------------------------------------------------
@@ -210,7 +212,7 @@ def test_a_tiff_without_crs_segments_like_a_png(rgb_crop, tmp_path, capsys, lite
     plain = tmp_path / "plain.tif"
     with rasterio.open(plain, "w", driver="GTiff", width=240, height=200, count=3, dtype="uint8") as dst:
         dst.write(np.moveaxis(rgb_crop, -1, 0))
-    monkeypatch.setattr(cli, "_load", lambda *args, **kwargs: litemedsam_clicks)
+    monkeypatch.setattr(cli_models, "load", lambda *args, **kwargs: litemedsam_clicks)
     out = tmp_path / "mask.tif"
     assert main(["segment", str(plain), "--box", "60,50,180,150", "-o", str(out)]) == 0
     assert capsys.readouterr().out.startswith(f"wrote {out}")

@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from gfm_napari import cli
-from gfm_napari.cli import ProgressBar, main
+from gfm_napari.cli import build_parser, main
+from gfm_napari.cli import models as cli_models
+from gfm_napari.cli.progress import ProgressBar, steps
 from gfm_napari.engine import segment_file
 from gfm_napari.jobs import Progress, run
 
@@ -63,13 +64,13 @@ def test_a_new_total_starts_a_new_bar():
 @pytest.mark.parametrize(("argv", "quiet"), [(["info", "x"], False), (["-q", "info", "x"], True),
                                               (["info", "x", "--quiet"], True)])
 def test_quiet_is_a_global_flag_before_or_after_the_command(argv, quiet):
-    assert cli._parser().parse_args(argv).quiet is quiet
+    assert build_parser().parse_args(argv).quiet is quiet
 
 
 @pytest.mark.parametrize(("quiet", "lines"), [(False, "step 1/3 loss 0.5\n"), (True, "")])
 def test_training_step_lines_stay_on_stdout_when_it_is_not_a_terminal(capsys, quiet, lines):
-    args = cli._parser().parse_args(["train-adapter", "--out", "run", *(["-q"] if quiet else [])])
-    report = cli._steps(args, ProgressBar(quiet=args.quiet, stream=Terminal()))
+    args = build_parser().parse_args(["train-adapter", "--out", "run", *(["-q"] if quiet else [])])
+    report = steps(args, ProgressBar(quiet=args.quiet, stream=Terminal()))
     report(Progress(1, 3, "loss 0.5"))
     assert capsys.readouterr().out == lines
 
@@ -80,7 +81,7 @@ def test_segment_shows_its_job_on_a_terminal_stderr(shared_data, tmp_path, capsy
         yield Progress(2, 3, "slice 16 (120 px)")
         return np.ones(image.spatial_shape, bool)
 
-    monkeypatch.setattr(cli, "_load", lambda *args, **kwargs: "model")
+    monkeypatch.setattr(cli_models, "load", lambda *args, **kwargs: "model")
     monkeypatch.setattr(segment_file, "segment_job", job)
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)

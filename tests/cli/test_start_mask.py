@@ -7,8 +7,8 @@ import pytest
 import rasterio
 from scipy import ndimage
 
-from gfm_napari import cli
 from gfm_napari.cli import main
+from gfm_napari.cli import models as cli_models
 from gfm_napari.engine.propagate import dice
 from gfm_napari.evaluation.clicker import next_click
 
@@ -22,7 +22,7 @@ def no_model(monkeypatch):
     def load(*args, **kwargs):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(cli, "_load", load)
+    monkeypatch.setattr(cli_models, "load", load)
 
 
 def _one_error(capsys) -> str:

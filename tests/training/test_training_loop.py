@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gfm_napari.cli import _parser
+from gfm_napari.cli import build_parser
 from gfm_napari.jobs import run
 from gfm_napari.training.clicks import ClickMix, click_step, trainable_parameters, validate_clicks
 from gfm_napari.training.loop import BEST, CHECKPOINT, LOG, LoopConfig, train_loop
@@ -54,7 +54,7 @@ def test_validation_reports_click_and_box_dice_per_domain(litemedsam, ct_objects
 
 
 def test_the_click_mix_is_set_from_the_command_line_and_refused_when_it_cannot_work():
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(["train-adapter", "--preset", "clicks", "--out", "run",
                               "--mix", "single_click=0.25,click_corrections=0.45,max_corrections=10"])
     assert args.mix == ClickMix(single_click=0.25, click_corrections=0.45, box_only=0.2, max_corrections=10)

@@ -1,0 +1,71 @@
+"""The model options every model-running command shares (--model, --checkpoint, --encoder, ...), the model they
+load, and the model files that extend it (an encoder adapter, prompt-path overlay weights)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from .arguments import window
+from .parser import add_deferred
+
+
+def _model_names(default: str | None) -> str:
+    """The registry's model names, ``default`` (None: the registry's default) first."""
+    from ..models.registry import DEFAULT_MODEL, available_models, get_spec
+
+    default = default or DEFAULT_MODEL
+    others = [f"{name} (the box-trained base)" if get_spec(name).box_only else name
+              for name in available_models() if name != default]
+    return ", ".join([f"{default} (default)", *others])
+
+
+def add_model_options(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """--model (``default``: None is the registry's default model), --checkpoint, --encoder, --window, --device,
+    --click-strategy, --zoom."""
+    add_deferred(parser, "--model", default=default, help="%(deferred)s", deferred=lambda: _model_names(default))
+    parser.add_argument("--checkpoint", type=Path, help="weights file for SAM models")
+    parser.add_argument("--encoder", type=Path,
+                        help="a pretrained encoder (gfm-napari pretrain: <run>/encoder.safetensors with its .json)")
+    parser.add_argument("--window", type=window, help="CT window LEVEL,WIDTH in HU (default 40,400)")
+    parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--click-strategy", choices=["direct", "box-search"],
+                        help="an object's first click: decode it as is (direct), or search square boxes centred on it "
+                        "and keep the one most consistent with its mask (box-search); default: direct")
+    parser.add_argument("--zoom", choices=["auto", "off"],
+                        help="planes over twice the model's input size: segment each object in a window around its "
+                        "prompts, at the finest scale that holds it (auto, the default), or shrink the whole plane "
+                        "(off)")
+
+
+def model_inputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
+    """The model files a command reads (no output may overwrite them)."""
+    return [("--checkpoint", getattr(args, "checkpoint", None)), ("--encoder", getattr(args, "encoder", None))]
+
+
+def load(args: argparse.Namespace, *, fast: bool = True):
+    """The model the options name, with its --click-strategy, --zoom and --encoder."""
+    from ..models import DEFAULT_MODEL, load_model
+
+    model = load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast)
+    if getattr(args, "click_strategy", None) is not None:
+        model = dataclasses.replace(model, click_strategy=args.click_strategy)
+    if getattr(args, "zoom", None) is not None:
+        model = dataclasses.replace(model, zoom=args.zoom == "auto")
+    if args.encoder is None:
+        return model
+    from ..models.encoder_files import load_encoder
+
+    return load_encoder(model, args.encoder)
+
+
+def with_adapter(model, path: Path):
+    """``model`` with an encoder adapter (a file with a JSON sidecar) or prompt-path overlay weights."""
+    from ..models.adapter_files import is_adapter, load_adapter
+    from ..models.weights import file_sha256, load_overlay
+
+    if is_adapter(path):
+        return load_adapter(model, path)
+    load_overlay(model.segmenter, path, model_name=model.spec.name)
+    return dataclasses.replace(model, model_id=f"{model.model_id}+{file_sha256(path)[:8]}")
