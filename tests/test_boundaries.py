@@ -10,9 +10,9 @@ GUI_PACKAGES = {"napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magic
 
 
 def _core_modules() -> list[str]:
-    """Every module of the package outside ``gfm_napari.ui`` (``__main__`` runs the CLI, so it is left out)."""
+    """Every module of the package outside ``gfm_napari.ui`` (a ``__main__`` runs the CLI, so those are left out)."""
     names = [info.name for info in pkgutil.walk_packages(gfm_napari.__path__, "gfm_napari.")]
-    return sorted(n for n in names if not n.startswith("gfm_napari.ui") and n != "gfm_napari.__main__")
+    return sorted(n for n in names if not n.startswith("gfm_napari.ui") and not n.endswith(".__main__"))
 
 
 def _modules_after(imports: list[str]) -> set[str]:

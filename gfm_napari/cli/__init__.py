@@ -27,7 +27,7 @@ COMMANDS = (segment, auto, info, evaluate, train_adapter, pretrain, bench)  # in
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
-        from ..app import launch
+        from ..ui.app import launch
 
         return launch()
     args = build_parser().parse_args(joined_negative_values(argv))
