@@ -643,7 +643,8 @@ def _segment(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .engine.prompts import Prompts
-    from .engine.segment_file import check_contrast, resolve_plane, segment_job
+    from .engine.segment_file import check_contrast, segment_job
+    from .images import Plane
     from .images import write_mask
     from .images._writing import MASK_SUFFIXES
     from .images.io import check_mask_output
@@ -663,7 +664,7 @@ def _segment(args: argparse.Namespace) -> int:
         return _segment_tiled(args, points, labels, names)
     image = _read(args)
     check_mask_output(args.output, image)
-    axis, index = resolve_plane(image, args.axis, args.index)
+    axis, index = Plane.of(image, args.axis, args.index).key
     plane_shape = image.plane_shape(axis)
     prompts = Prompts(points, labels, _fit_box(args.box, plane_shape))
     prompts.check(plane_shape)
@@ -688,7 +689,8 @@ def _correct(args: argparse.Namespace) -> int:
 
     from .engine.proofread import object_mask
     from .engine.prompts import Prompts
-    from .engine.segment_file import correct_object_job, resolve_plane
+    from .engine.segment_file import correct_object_job
+    from .images import Plane
     from .images import write_mask
     from .images._writing import MASK_SUFFIXES
     from .images.io import check_mask_output
@@ -711,7 +713,7 @@ def _correct(args: argparse.Namespace) -> int:
     except GfmError as error:
         hint = "; --resample-labels resamples it" if isinstance(error, OffGridError) else ""
         raise type(error)(f"--start-mask {args.start_mask.name}: {error}{hint}") from None
-    axis, index = resolve_plane(image, args.axis, args.index)
+    axis, index = Plane.of(image, args.axis, args.index).key
     before = int(object_mask(labels, axis, index, args.object).sum())
     points = np.array([(x, y) for x, y, _ in args.point], dtype=np.float64)
     signs = np.array([sign for _, _, sign in args.point], dtype=np.int64)
@@ -1021,7 +1023,7 @@ def _interrupt(signum, frame) -> None:
 
 def _only_slices(image, labels, axis: int | None, slices: range):
     """``labels`` outside slices ``slices`` along ``axis`` (default: the axial one) set to 0."""
-    from .engine.segment_file import axial_axis
+    from .images import axial_axis
     from .images.align import keep_slices
 
     if image.spatial_ndim != 3:

@@ -73,7 +73,7 @@ def region(box, plane_shape: tuple[int, int]):
 def run(args: argparse.Namespace) -> int:
     from . import cli
     from .engine.auto_file import auto_file_job
-    from .engine.segment_file import resolve_plane
+    from .images import Plane
     from .images import write_mask
     from .images._writing import MASK_SUFFIXES
     from .images.io import check_mask_output
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     check_mask_output(args.output, image)
     if args.propagate and image.spatial_ndim != 3:
         raise PromptError("--propagate needs a volume (3D image)")
-    axis, index = resolve_plane(image, args.axis, args.index)
+    axis, index = Plane.of(image, args.axis, args.index).key
     window = region(args.region, image.plane_shape(axis))
     bands = cli._band_selection(args, cli._band_descriptions(image))
     model = cli._load(args)

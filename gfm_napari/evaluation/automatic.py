@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from ..engine.auto import PlaneObject, paint_objects, segment_everything
 from ..engine.auto_window import AutoSettings
-from ..images import Image, take_plane
+from ..images import Image, Plane
 from ..images.windowed import Window
 from ..jobs import Job, Progress, relay
 from ..models import LoadedModel
@@ -101,7 +101,7 @@ def evaluate_auto_job(
         ours.append(match_objects(truth, result.labels))
         if peer:
             yield Progress(done, len(planes), f"{where}SamAutomaticMaskGenerator")
-            plane = setting.normalization.apply(take_plane(image, setting.axis, index))
+            plane = setting.normalization.apply(Plane.at(image, setting.axis, index).take(image.array))
             start = time.perf_counter()
             found = sam_automatic_labels(model, plane, settings)
             peer_seconds += time.perf_counter() - start

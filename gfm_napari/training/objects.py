@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from ..engine.predictor import Predictor
 from ..engine.prompts import ResizeLongestSide
-from ..images import Image, Normalization, plane_of
+from ..images import Image, Normalization, Plane
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +69,7 @@ def labelled_objects(
     spec = predictor.model.spec
     for axis in axes:
         for index in planes_with_labels(labels, axis, planes_per_axis):
-            plane_labels = labels if axis is None else plane_of(labels, axis, index)
+            plane_labels = Plane(axis, index).take(labels)
             embedding = None
             for label_id, mask in plane_targets(plane_labels, spec.input_size, 4 * spec.embedding_size, min_pixels):
                 if embedding is None:

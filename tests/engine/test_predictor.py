@@ -5,15 +5,10 @@ import pytest
 
 from gfm_napari.engine.cache import EmbeddingCache
 from gfm_napari.engine.predictor import Predictor
-from gfm_napari.engine.segment_file import axial_axis
 from gfm_napari.evaluation.prompted import dice, prompts_from_mask
 from gfm_napari.images import fit_normalization
 
 LIVER, SPLEEN, KIDNEY_LEFT = 5, 1, 3
-
-
-def test_the_axial_axis_of_the_ras_ct_is_its_third_array_axis(ct):
-    assert axial_axis(ct) == 2
 
 
 @pytest.mark.parametrize(("label", "min_dice"), [(LIVER, 0.90), (SPLEEN, 0.85), (KIDNEY_LEFT, 0.85)])
