@@ -15,6 +15,7 @@ from .proofread import object_mask
 from .propagate import PropagationSettings, propagate
 from .zoom import PlaneSegmenter
 
+
 def no_contrast(pixels: np.ndarray, nodata: float | None = None, *, bands: bool | None = None) -> str | None:
     """Why ``pixels`` give a model nothing to segment, or None: "nodata everywhere" when every pixel is nodata, "no
     contrast (every pixel is V)" when the pixels that hold data are all alike. ``pixels``: a plane (rows, cols) or

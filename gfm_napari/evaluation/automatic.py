@@ -126,7 +126,7 @@ def _evaluated_planes(chosen: np.ndarray, axis: int | None, count: int, min_pixe
     range (one plane: the middle one)."""
     if axis is None:
         return [None]
-    areas = chosen.sum(axis=tuple(a for a in range(chosen.ndim) if a != axis))
+    areas = chosen.sum(axis=Plane(axis).in_plane_axes)
     candidates = np.flatnonzero(areas >= min_pixels)
     picks = ((np.arange(min(count, candidates.size)) + 0.5) / max(min(count, candidates.size), 1) * candidates.size)
     return [int(candidates[i]) for i in np.unique(picks.astype(int))]

@@ -47,8 +47,7 @@ def planes_with_labels(labels: np.ndarray, axis: int | None, count: int) -> list
     """Up to ``count`` plane indices along ``axis``, spread evenly over the planes that hold any label."""
     if axis is None:
         return [None]
-    other = tuple(a for a in range(labels.ndim) if a != axis)
-    candidates = np.flatnonzero((labels > 0).any(axis=other))
+    candidates = np.flatnonzero((labels > 0).any(axis=Plane(axis).in_plane_axes))
     if candidates.size <= count:
         return [int(i) for i in candidates]
     return [int(candidates[i]) for i in np.unique(np.linspace(0, candidates.size - 1, count).round().astype(int))]

@@ -30,4 +30,4 @@ def press(viewer, key: str) -> None:
 
 
 def largest_slice(truth: np.ndarray, axis: int = AXIAL) -> int:
-    return int(np.argmax(truth.sum(axis=tuple(d for d in range(3) if d != axis))))
+    return int(np.argmax(truth.sum(axis=Plane(axis).in_plane_axes)))
