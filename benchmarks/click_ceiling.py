@@ -43,7 +43,7 @@ from gfm_napari.engine.predictor import Embedding, Predictor
 from gfm_napari.engine.prompts import Prompts, ResizeLongestSide, box_from_mask
 from gfm_napari.evaluation.clicker import iou, noc, simulate
 from gfm_napari.evaluation.prompted import Selection, prepare
-from gfm_napari.images import Normalization, read_image, take_plane
+from gfm_napari.images import Normalization, Plane, read_image
 from gfm_napari.models import DEFAULT_MODEL, load_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -132,7 +132,7 @@ def main() -> None:
     for label_id, objects in setting.objects(selection):
         rows, costliest = [], None
         for index, truth in objects:
-            plane = take_plane(image, setting.axis, index)
+            plane = Plane.at(image, setting.axis, index).take(image.array)
             plane01 = setting.normalization.apply(plane)
             embedding = setting.predictor.embed(image, setting.axis, index, normalization=setting.normalization)
             boxed = setting.predictor.predict_prompts(embedding, Prompts(box=box_from_mask(truth))).mask

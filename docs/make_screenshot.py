@@ -20,7 +20,7 @@ from qtpy.QtWidgets import QApplication
 
 from gfm_napari.ui.app import open_sample_with_dock
 from gfm_napari.engine.prompts import interior_point
-from gfm_napari.engine.session import from_plane
+from gfm_napari.images import Plane
 
 OUT = Path(__file__).with_name("screenshot.png")
 AXIAL, SLICE = 2, 12
@@ -49,7 +49,7 @@ def main() -> None:
     organs = [label for label in ORGANS if (reference.data[:, :, SLICE] == label).sum() > 30]
     for n, label in enumerate(organs):
         x, y = interior_point(reference.data[:, :, SLICE] == label)
-        widget.prompt_layers.clicks.add(from_plane(AXIAL, SLICE, x, y))
+        widget.prompt_layers.clicks.add(Plane(AXIAL, SLICE).from_plane(x, y))
         wait(widget)
         if n < len(organs) - 1:
             widget.new_object()  # accepts the pending preview first

@@ -78,8 +78,7 @@ def region(box, plane_shape: tuple[int, int]):
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.auto_file import auto_file_job
-    from ..engine.segment_file import resolve_plane
-    from ..images import write_mask
+    from ..images import Plane, write_mask
     from ..images._writing import MASK_SUFFIXES
     from ..images.io import check_mask_output
     from ..jobs import run as run_job
@@ -91,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     check_mask_output(args.output, image)
     if args.propagate and image.spatial_ndim != 3:
         raise PromptError("--propagate needs a volume (3D image)")
-    axis, index = resolve_plane(image, args.axis, args.index)
+    axis, index = Plane.of(image, args.axis, args.index).key
     window = region(args.region, image.plane_shape(axis))
     bands = arguments.band_selection(args, arguments.band_descriptions(image))
     model = models.load(args)

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from ..images.intensity import DEFAULT_CT_WINDOW
 from .arguments import window
 from .parser import add_deferred
 
@@ -28,7 +29,8 @@ def add_model_options(parser: argparse.ArgumentParser, default: str | None = Non
     parser.add_argument("--checkpoint", type=Path, help="weights file for SAM models")
     parser.add_argument("--encoder", type=Path,
                         help="a pretrained encoder (gfm-napari pretrain: <run>/encoder.safetensors with its .json)")
-    parser.add_argument("--window", type=window, help="CT window LEVEL,WIDTH in HU (default 40,400)")
+    level, width = DEFAULT_CT_WINDOW
+    parser.add_argument("--window", type=window, help=f"CT window LEVEL,WIDTH in HU (default {level:g},{width:g})")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--click-strategy", choices=["direct", "box-search"],
                         help="an object's first click: decode it as is (direct), or search square boxes centred on it "

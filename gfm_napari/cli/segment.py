@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..engine.prompts import Prompts
-    from ..engine.segment_file import check_contrast, resolve_plane, segment_job
-    from ..images import write_mask
+    from ..engine.segment_file import check_contrast, segment_job
+    from ..images import Plane, write_mask
     from ..images._writing import MASK_SUFFIXES
     from ..images.io import check_mask_output
     from ..jobs import run as run_job
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return segment_tiled(args, points, labels, names)
     image = read(args)
     check_mask_output(args.output, image)
-    axis, index = resolve_plane(image, args.axis, args.index)
+    axis, index = Plane.of(image, args.axis, args.index).key
     plane_shape = image.plane_shape(axis)
     prompts = Prompts(points, labels, fit_box(args.box, plane_shape))
     prompts.check(plane_shape)
@@ -109,8 +109,8 @@ def correct(args: argparse.Namespace) -> int:
 
     from ..engine.proofread import object_mask
     from ..engine.prompts import Prompts
-    from ..engine.segment_file import correct_object_job, resolve_plane
-    from ..images import write_mask
+    from ..engine.segment_file import correct_object_job
+    from ..images import Plane, write_mask
     from ..images._writing import MASK_SUFFIXES
     from ..images.io import check_mask_output
     from ..images.label_maps import OffGridError, read_labels
@@ -132,7 +132,7 @@ def correct(args: argparse.Namespace) -> int:
     except GfmError as error:
         hint = "; --resample-labels resamples it" if isinstance(error, OffGridError) else ""
         raise type(error)(f"--start-mask {args.start_mask.name}: {error}{hint}") from None
-    axis, index = resolve_plane(image, args.axis, args.index)
+    axis, index = Plane.of(image, args.axis, args.index).key
     before = int(object_mask(labels, axis, index, args.object).sum())
     points, signs = clicks(args)
     Prompts(points, signs).check(image.plane_shape(axis))

@@ -119,7 +119,7 @@ def _interrupt(signum, frame) -> None:
 
 def _only_slices(image, labels, axis: int | None, slices: range):
     """``labels`` outside slices ``slices`` along ``axis`` (default: the axial one) set to 0."""
-    from ..engine.segment_file import axial_axis
+    from ..images import axial_axis
     from ..images.align import keep_slices
 
     if image.spatial_ndim != 3:

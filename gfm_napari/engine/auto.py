@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..images import Image, Normalization, fit_normalization
+from ..images import Image, Normalization
 from ..images.windowed import Window
 from ..jobs import Job, Progress
 from .auto_window import AutoSettings, Candidate, window_candidates
@@ -59,13 +59,12 @@ def segment_everything(
     axis: int | None = None,
     index: int | None = None,
     *,
-    normalization: Normalization | None = None,
+    normalization: Normalization,
     settings: AutoSettings | None = None,
     region: Window | None = None,
 ) -> Job[AutoResult]:
     """Job: every object on a plane of ``image`` (or in ``region`` of it), one progress step per window."""
     settings = settings or AutoSettings()
-    normalization = normalization if normalization is not None else fit_normalization(image)
     shape = image.plane_shape(axis)
     region = region or Window(0, 0, *shape)
     zoom = zoom_above(image.modality) if predictor.zoom else math.inf

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..images import Image
+from ..images import Image, Plane
 from ..images.bands import BandSelection
 from ..images.windowed import Window
 from ..jobs import Job, Progress, relay
@@ -14,7 +14,7 @@ from .auto import AutoResult, segment_everything
 from .auto_window import AutoSettings
 from .predictor import Predictor
 from .propagate import PropagationSettings, propagate
-from .segment_file import DEFAULT_CT_WINDOW, check_contrast, resolve_plane
+from .segment_file import check_contrast
 
 
 def auto_file_job(
@@ -34,9 +34,9 @@ def auto_file_job(
     paints over an earlier one's voxels)."""
     from ..images import fit_normalization
 
-    axis, index = resolve_plane(image, axis, index)
+    axis, index = Plane.of(image, axis, index).key
     check_contrast(image, axis, index)
-    normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW, bands=bands)
+    normalization = fit_normalization(image, ct_window=window, bands=bands)
     predictor = Predictor(model)
     result = yield from segment_everything(predictor, image, axis, index, normalization=normalization,
                                            settings=settings, region=region)

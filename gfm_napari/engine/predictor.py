@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..images import Image, Normalization, fit_normalization, take_plane
+from ..images import Image, Normalization, Plane
 from ..images.windowed import Window
 from ..models import LoadedModel
 from .cache import CacheKey, EmbeddingCache, digest_plane
@@ -80,7 +80,7 @@ class Predictor:
         axis: int | None = None,
         index: int | None = None,
         *,
-        normalization: Normalization | None = None,
+        normalization: Normalization,
         window: Window | None = None,
     ) -> Embedding:
         """Embedding of ``image`` (2D) or of slice ``index`` along ``axis`` (3D), from the cache when known; with
@@ -93,13 +93,12 @@ class Predictor:
         axis: int | None,
         indices: Sequence[int | None],
         *,
-        normalization: Normalization | None = None,
+        normalization: Normalization,
         batch_size: int = 4,
         window: Window | None = None,
     ) -> list[Embedding]:
         """Embeddings of several slices (or of ``window`` on each); the uncached ones are encoded in batches of
         ``batch_size``."""
-        normalization = normalization if normalization is not None else fit_normalization(image)
         planes = [_plane_part(image, axis, index, window) for index in indices]
         keys = [self.key(plane, axis, index, normalization) for plane, index in zip(planes, indices)]
         features: dict[int, torch.Tensor] = {}
@@ -237,7 +236,7 @@ class Predictor:
 
 def _plane_part(image: Image, axis: int | None, index: int | None, window: Window | None) -> np.ndarray:
     """A plane of ``image``, or only its ``window`` when given."""
-    plane = take_plane(image, axis, index)
+    plane = Plane.at(image, axis, index).take(image.array)
     return plane if window is None else plane[window.slices]
 
 

@@ -69,6 +69,23 @@ class Prompts:
     def with_point(self, x: float, y: float, label: int = POSITIVE) -> Prompts:
         return Prompts(np.vstack([self.points, [[x, y]]]), np.append(self.labels, label), self.box)
 
+    def point_near(self, x: float, y: float) -> int | None:
+        """Index of the first click within half a pixel of (x, y), or None."""
+        near = np.flatnonzero(np.all(np.abs(self.points - (x, y)) <= 0.5, axis=1))
+        return int(near[0]) if near.size else None
+
+    def without_point(self, i: int) -> Prompts:
+        """The prompts without click ``i``."""
+        keep = np.ones(len(self.points), bool)
+        keep[i] = False
+        return Prompts(self.points[keep], self.labels[keep], self.box)
+
+    def with_point_moved(self, i: int, x: float, y: float) -> Prompts:
+        """The prompts with click ``i`` at (x, y), keeping its sign."""
+        points = self.points.copy()
+        points[i] = (x, y)
+        return Prompts(points, self.labels, self.box)
+
     def check(self, plane_shape: tuple[int, int]) -> None:
         """Raise :class:`PromptError` unless every prompt lies inside a plane of ``plane_shape`` (rows, cols)."""
         rows, cols = plane_shape

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import PromptError
+from ..images import Plane
 from .predictor import Prediction
 from .prompts import POSITIVE, Prompts, box_from_mask, clip_box
 from .zoom import PlaneSegmenter
@@ -35,13 +36,13 @@ def object_mask(labels: np.ndarray, axis: int | None, index: int | None, object_
     """
     if object_id < 1:
         raise PromptError(f"object ids start at 1 (0 is the background), got {object_id}")
-    plane = labels if axis is None else np.take(labels, index, axis)
+    plane = Plane(axis, index).take(labels)
     mask = plane == object_id
     if mask.any():
         return mask
     if axis is None:
         raise PromptError(f"object {object_id} is not in the label map")
-    on = np.flatnonzero((labels == object_id).any(axis=tuple(d for d in range(labels.ndim) if d != axis)))
+    on = np.flatnonzero((labels == object_id).any(axis=Plane(axis).in_plane_axes))
     where = f"it is on slices {on[0]}..{on[-1]}" if on.size else "nor anywhere in the label map"
     raise PromptError(f"object {object_id} is not on slice {index} along axis {axis} ({where})")
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import PromptError
-from ..images import Image, Normalization
+from ..images import Image, Normalization, Plane
 from ..jobs import Job, Progress
 from .predictor import Predictor
 from .prompts import box_from_mask
@@ -56,13 +56,10 @@ def propagate(
     """Job returning a bool mask on ``image``'s spatial grid: ``start_mask`` at ``index`` plus every slice reached."""
     if image.spatial_ndim != 3:
         raise PromptError("propagation needs a 3D image")
+    Plane.at(image, axis, index)
     depth = image.spatial_shape[axis]
-    if not 0 <= index < depth:
-        raise PromptError(f"slice {index} is out of range 0..{depth - 1} along axis {axis}")
     volume = image.zeros(bool)
-    plane_view = [slice(None)] * 3
-    plane_view[axis] = index
-    volume[tuple(plane_view)] = start_mask
+    Plane(axis, index).take(volume)[...] = start_mask
     done = 1
     yield Progress(done, depth, f"slice {index}")
     for step in (+1, -1):
@@ -84,8 +81,7 @@ def propagate(
             confident = prediction.score >= settings.min_score_ratio * reference_score
             if not mask.any() or dice(previous, mask) < settings.min_overlap or not confident:
                 break
-            plane_view[axis] = current
-            volume[tuple(plane_view)] = mask
+            Plane(axis, current).take(volume)[...] = mask
             done += 1
             yield Progress(done, depth, f"slice {current} ({mask.sum()} px)")
             previous, logits = mask, prediction.low_res_logits

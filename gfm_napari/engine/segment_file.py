@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ImageReadError, PromptError
-from ..images import Image, fit_normalization, take_plane
+from ..images import Image, Plane, fit_normalization
 from ..images.bands import BandSelection
 from ..jobs import Job, Progress, run
 from ..models import LoadedModel
@@ -14,35 +14,6 @@ from .prompts import Prompts
 from .proofread import object_mask
 from .propagate import PropagationSettings, propagate
 from .zoom import PlaneSegmenter
-
-DEFAULT_CT_WINDOW = (40.0, 400.0)
-
-
-def axial_axis(image: Image) -> int:
-    """The array axis of a volume that runs closest to the patient's head–foot (S) direction.
-
-    Volumes without a world affine (or rasters) slice along their last spatial axis.
-    """
-    affine = image.geometry.affine
-    if affine is None or image.spatial_ndim != 3:
-        return image.spatial_ndim - 1
-    return int(np.argmax(np.abs(np.asarray(affine)[2, :3])))
-
-
-def resolve_plane(image: Image, axis: int | None, index: int | None) -> tuple[int | None, int | None]:
-    """Fill in the default axis (axial) and slice (middle) of a volume; 2D images have neither."""
-    if image.spatial_ndim == 2:
-        if axis not in (None, 0) or index not in (None, 0):
-            raise PromptError("a 2D image has no slices: drop --axis/--slice")
-        return None, None
-    axis = axial_axis(image) if axis is None else axis
-    if not 0 <= axis < 3:
-        raise PromptError(f"axis {axis} is out of range 0..2 for a 3D image")
-    depth = image.spatial_shape[axis]
-    index = depth // 2 if index is None else index
-    if not 0 <= index < depth:
-        raise PromptError(f"slice {index} is out of range 0..{depth - 1} along axis {axis}")
-    return axis, index
 
 
 def no_contrast(pixels: np.ndarray, nodata: float | None = None, *, bands: bool | None = None) -> str | None:
@@ -71,7 +42,7 @@ def check_contrast(image: Image, axis: int | None, index: int | None) -> None:
     Raises:
         ImageReadError: a 2D image with nothing to segment. PromptError: such a slice of a volume.
     """
-    plane = np.asarray(take_plane(image, axis, index))
+    plane = np.asarray(Plane.at(image, axis, index).take(image.array))
     problem = no_contrast(plane, image.geometry.nodata)
     if problem is None:
         return
@@ -97,11 +68,12 @@ def segment_job(
     bands: BandSelection | None = None,
 ) -> Job[np.ndarray]:
     """Job of :func:`segment_image`: yields Progress while encoding the plane and while propagating."""
-    axis, index = resolve_plane(image, axis, index)
+    plane = Plane.of(image, axis, index)
+    axis, index = plane.key
     prompts = Prompts(points, labels, box)
     prompts.require_object()
     check_contrast(image, axis, index)
-    normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW, bands=bands)
+    normalization = fit_normalization(image, ct_window=window, bands=bands)
     predictor = Predictor(model)
     total = image.spatial_shape[axis] if propagate_3d and image.spatial_ndim == 3 else 1
     yield Progress(0, total, "encoding the image" if axis is None else f"encoding slice {index}")
@@ -115,9 +87,7 @@ def segment_job(
             start_logits=prediction.low_res_logits if prediction.window is None else None, settings=settings,
         ))
     volume = image.zeros(bool)
-    view = [slice(None)] * 3
-    view[axis] = index
-    volume[tuple(view)] = prediction.mask
+    plane.take(volume)[...] = prediction.mask
     return volume
 
 
@@ -139,10 +109,10 @@ def correct_object_job(
     object changed, only on that plane."""
     from .session import SegmentationSession
 
-    axis, index = resolve_plane(image, axis, index)
+    axis, index = Plane.of(image, axis, index).key
     check_contrast(image, axis, index)
     object_mask(labels, axis, index, object_id)
-    normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW, bands=bands)
+    normalization = fit_normalization(image, ct_window=window, bands=bands)
     session = SegmentationSession(Predictor(model), image, normalization, labels=labels.astype(np.uint16))
     session.edit_object(axis, index, object_id)
     for (x, y), sign in zip(points, point_labels):

@@ -13,64 +13,42 @@ The one object the UI holds. Pure (no napari / Qt) and usable from a notebook::
     session.add_point(2, 24, 40, 52)             # a click refines it where it was put,
     session.accept()                             # and accept replaces the object on that plane only
 
-Planes: ``(axis, index)`` is ``numpy.take(array, index, axis)`` (as a view, ``images.plane_of``) of a volume,
-``(None, None)`` the whole 2D image; on a plane ``x`` = column and ``y`` = row (as in SAM). Model work happens only
+Planes: ``(axis, index)`` is slice ``index`` across ``axis`` of a volume, ``(None, None)`` the whole 2D image
+(:class:`~gfm_napari.images.Plane`); on a plane ``x`` = column and ``y`` = row (as in SAM). Model work happens only
 in :meth:`embed`, :meth:`preview`, :meth:`accept`, :meth:`new_object` and :meth:`edit_object` (previews not computed
 yet) and the jobs; everything else is cheap numpy, so a UI can run the former off its event loop and the latter on
 it — as long as it does not run two of them at once.
 
-A lazy raster (``RasterFile.image()``, larger than memory) is segmented by tiles: each prompt reads and encodes only
-the tiles it falls in (:class:`~gfm_napari.engine.tiles.TiledSegmenter`), logits are not fed back (they belong
-to single tiles), and masks and labels touch memory only where they hold an object.
+A lazy raster (``RasterFile.image()``, larger than memory) is segmented by tiles, any other image plane by plane:
+the :mod:`.strategy` is chosen once, when the session is made; masks and labels touch memory only where they hold
+an object.
 
 Undo covers prompts, object ids and labels; a step stores only the bounding box of the voxels it changed and the
-plane states it replaced, and the history is bounded in memory (oldest steps dropped first).
+plane states it replaced, and the history is bounded in memory (oldest steps dropped first; :mod:`.history`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from ..errors import PromptError
-from ..images import Image, Normalization, fit_normalization, plane_of
-from ..images.windowed import raster_of
+from ..images import Image, Normalization, Plane, fit_normalization
+from ..images.plane import PlaneKey
 from ..jobs import Job, Progress
 from .auto import AutoResult, segment_everything
 from .auto_window import AutoSettings
+from .history import History, Patch, Step, write
+from .label_edits import MAX_ID, Edit, added, painted, propagated, removed, slices_reached
 from .predictor import Prediction, Predictor
 from .prompts import NEGATIVE, POSITIVE, Prompts
-from .proofread import box_holding_clicks, local_correction, object_mask, start_prediction
+from .proofread import object_mask, start_prediction
 from .propagate import PropagationSettings, propagate
-from .tiles import TiledSegmenter, prompt_extent
-from .zoom import PlaneSegmenter
-
-PlaneKey = tuple[int | None, int | None]
-Region = tuple[slice, ...]
-_NO_LOGITS = torch.empty(0)
-"""Low-res logits of a tiled prediction: none (they belong to single tiles and are never fed back)."""
-
-
-def to_plane(coords: Sequence[float], axis: int | None) -> tuple[int | None, float, float]:
-    """Data coordinates of a point (one per spatial axis) -> ``(index, x, y)`` on the plane across ``axis``."""
-    if axis is None:
-        y, x = coords[-2:]
-        return None, float(x), float(y)
-    rows_axis, cols_axis = (d for d in range(3) if d != axis)
-    return int(round(coords[axis])), float(coords[cols_axis]), float(coords[rows_axis])
-
-
-def from_plane(axis: int | None, index: int | None, x: float, y: float) -> np.ndarray:
-    """Inverse of :func:`to_plane`: data coordinates of plane point ``(x, y)``."""
-    if axis is None:
-        return np.array([y, x], dtype=float)
-    coords = np.empty(3)
-    coords[axis] = index
-    coords[[d for d in range(3) if d != axis]] = (y, x)
-    return coords
+from .strategy import NO_LOGITS, strategy_for
+from .tiles import prompt_extent
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,28 +71,6 @@ class PlaneState:
         if self.prediction is not None:
             size += self.prediction.mask.nbytes + _tensor_bytes(self.prediction.low_res_logits)
         return size
-
-
-@dataclass(frozen=True, eq=False)
-class _Patch:
-    """Labels in ``region`` before a change."""
-
-    region: Region
-    values: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class _Step:
-    """What one user action replaced: the object id, plane states (None = absent) and label patches (in order)."""
-
-    object_id: int
-    planes: dict[PlaneKey, PlaneState | None] = field(default_factory=dict)
-    patches: tuple[_Patch, ...] = ()
-
-    @property
-    def nbytes(self) -> int:
-        planes = sum(state.nbytes for state in self.planes.values() if state is not None)
-        return planes + sum(patch.values.nbytes for patch in self.patches)
 
 
 class SegmentationSession:
@@ -148,27 +104,19 @@ class SegmentationSession:
         if labels.shape != image.spatial_shape or labels.dtype != np.uint16:
             raise PromptError(f"labels must be uint16 {image.spatial_shape}, got {labels.dtype} {labels.shape}")
         self.labels = labels
-        self._raster = raster_of(image)
+        self._strategy = strategy_for(image)
         self.feedback_logits = self._default_feedback(predictor) if feedback_logits is None else feedback_logits
         self.object_id = int(labels.max()) + 1
         self.version = 0  # bumped on every change of ``labels`` (for views and autosave)
         self._planes: dict[PlaneKey, PlaneState] = {}
         self._generation = 0
-        self._undo: list[_Step] = []
-        self._redo: list[_Step] = []
-        self._max_undo_bytes = int(max_undo_mb * 2**20)
+        self._history = History(int(max_undo_mb * 2**20))
 
     # ---- planes --------------------------------------------------------------------------------------------------
     def plane_key(self, axis: int | None, index: int | None) -> PlaneKey:
-        """Validated ``(axis, index)``; ``(None, None)`` for a 2D image whatever is passed."""
-        if self.image.spatial_ndim == 2:
-            return None, None
-        if axis not in (0, 1, 2):
-            raise PromptError(f"slice axis must be 0, 1 or 2, got {axis!r}")
-        depth = self.image.spatial_shape[axis]
-        if index is None or not 0 <= index < depth:
-            raise PromptError(f"slice {index} is outside 0..{depth - 1} along axis {axis}")
-        return int(axis), int(index)
+        """Validated ``(axis, index)`` (:meth:`Plane.at <gfm_napari.images.Plane.at>`); ``(None, None)`` for a 2D
+        image."""
+        return Plane.at(self.image, axis, index).key
 
     def plane_shape(self, axis: int | None, index: int | None) -> tuple[int, int]:
         """(rows, cols) of a plane."""
@@ -190,12 +138,10 @@ class SegmentationSession:
         """Remove the click at (x, y) (within half a pixel); False when there is none."""
         key = self.plane_key(axis, index)
         prompts = self._prompts_at(key)
-        near = _point_near(prompts, x, y)
+        near = prompts.point_near(x, y)
         if near is None:
             return False
-        keep = np.ones(len(prompts.points), bool)
-        keep[near] = False
-        self._set_prompts(key, Prompts(prompts.points[keep], prompts.labels[keep], prompts.box))
+        self._set_prompts(key, prompts.without_point(near))
         return True
 
     def move_point(
@@ -205,12 +151,10 @@ class SegmentationSession:
         False when there is none; PromptError when ``new`` is outside the plane."""
         key = self.plane_key(axis, index)
         prompts = self._prompts_at(key)
-        near = _point_near(prompts, *old)
+        near = prompts.point_near(*old)
         if near is None:
             return False
-        points = prompts.points.copy()
-        points[near] = new
-        moved = Prompts(points, prompts.labels, prompts.box)
+        moved = prompts.with_point_moved(near, *new)
         moved.check(self.plane_shape(*key))
         self._set_prompts(key, moved)
         return True
@@ -235,25 +179,22 @@ class SegmentationSession:
     # ---- model work (slow: run it off a UI's event loop) ---------------------------------------------------------
     def needs_embedding(self, axis: int | None, index: int | None) -> bool:
         """True when the plane has not been encoded yet with this model and normalisation."""
-        key = self.plane_key(axis, index)
-        return self._raster is None and not self.predictor.is_cached(self.image, *key, self.normalization)
+        return self._strategy.needs_embedding(self.predictor, self.plane_key(axis, index), self.normalization)
 
     def preview_needs_encoding(self, axis: int | None, index: int | None) -> bool:
         """True when computing the plane's preview will run the encoder first (the plane, or the working window
         around the current object's prompts, is not encoded yet)."""
         key = self.plane_key(axis, index)
         state = self._planes.get(key)
-        if self._raster is not None or state is None or not state.prompts.has_object:
+        if state is None or not state.prompts.has_object:
             return False
         previous = state.previous if state.generation == self._generation else None
-        return self._plane(key).needs_encoding(state.prompts, previous)
+        return self._strategy.needs_encoding(self.predictor, key, self.normalization, state.prompts, previous)
 
     def embed(self, axis: int | None, index: int | None) -> None:
         """Encode a plane into the predictor's cache (the slow step; a no-op when cached, or for a tiled raster,
         whose tiles are encoded when prompted)."""
-        key = self.plane_key(axis, index)
-        if self._raster is None:
-            self.predictor.embed(self.image, *key, normalization=self.normalization)
+        self._strategy.embed(self.predictor, self.plane_key(axis, index), self.normalization)
 
     def preview(self, axis: int | None, index: int | None) -> np.ndarray | None:
         """The current object's mask on a plane from its prompts (bool (rows, cols)); None without prompts."""
@@ -307,7 +248,7 @@ class SegmentationSession:
             raise PromptError("propagation needs a 3D image")
         start = self.preview(*key)
         if start is None:
-            start = plane_of(self.labels, axis, index) == self.object_id
+            start = Plane(*key).take(self.labels) == self.object_id
         if not start.any():
             raise PromptError(f"object {self.object_id} is empty on slice {index}: prompt or accept it there first")
         return (
@@ -322,18 +263,18 @@ class SegmentationSession:
         objects'), and consume its prompts; one undo step. Computes previews not computed yet. False if none."""
         if not self._planes:
             return False
-        self._push(self._commit_previews())
+        self._history.push(self._commit_previews())
         return True
 
     def new_object(self) -> int:
         """Accept what is pending, then make the next free id current (one undo step); returns it."""
         step = self._commit_previews()
         next_id = int(self.labels.max()) + 1
-        if next_id > np.iinfo(np.uint16).max:
+        if next_id > MAX_ID:
             raise PromptError("no free object id left (65535 objects)")
         if step.patches or step.planes or next_id != self.object_id:
             self.object_id = next_id
-            self._push(step)
+            self._history.push(step)
         return self.object_id
 
     def edit_object(self, axis: int | None, index: int | None, object_id: int) -> None:
@@ -345,32 +286,26 @@ class SegmentationSession:
             PromptError: ``object_id`` has no voxel on that plane; a raster read by windows.
         """
         key = self.plane_key(axis, index)
-        if self._raster is not None:
-            raise PromptError("correcting an existing object needs an image held in memory, not a raster read by "
-                              "windows")
+        plane = self._strategy.plane(self.predictor, key, self.normalization)
         object_mask(self.labels, *key, object_id)
         step = self._commit_previews()
-        mask = (self.labels if key[0] is None else plane_of(self.labels, *key)) == object_id
+        mask = Plane(*key).take(self.labels) == object_id
         if not mask.any():  # the pending previews were this object's and removed it here
-            self._push(step)
+            self._history.push(step)
             raise PromptError(f"object {object_id} was just removed from this plane by its accepted prompts")
-        prompts, start = start_prediction(self._plane(key), mask)
+        prompts, start = start_prediction(plane, mask)
         self.object_id = object_id
         self._planes[key] = PlaneState(prompts, start, None, self._generation, start.mask)
-        self._push(replace(step, planes={key: None, **step.planes}))
+        self._history.push(replace(step, planes={key: None, **step.planes}))
 
     def clear_object(self) -> None:
         """Remove the current object: its prompts, previews and accepted voxels (one undo step)."""
         step = self._before(self._planes)
-        region = _bounding_box(self.labels == self.object_id)
-        patch = None
-        if region is not None:
-            block = self.labels[region]
-            patch = self._write(region, np.where(block == self.object_id, 0, block).astype(np.uint16))
+        patch = self._write(removed(self.labels, self.object_id))
         if patch is None and not step.planes:
             return
         self._planes.clear()
-        self._push(replace(step, patches=(patch,) if patch else ()))
+        self._history.push(replace(step, patches=(patch,) if patch else ()))
 
     def apply_propagation(self, axis: int, index: int, volume: np.ndarray) -> None:
         """Write a :meth:`propagate_job` result: on every slice it reached, the current object's voxels are replaced
@@ -378,25 +313,16 @@ class SegmentationSession:
         key = self.plane_key(axis, index)
         if volume.shape != self.labels.shape:
             raise PromptError(f"propagated mask {volume.shape} does not match the labels {self.labels.shape}")
-        other = tuple(d for d in range(3) if d != axis)
-        reached = np.flatnonzero(volume.any(axis=other))
+        reached = slices_reached(volume, axis)
         reached_set = set(reached.tolist())
         consumed = [k for k in self._planes if k[0] == key[0] and k[1] in reached_set]
         step = self._before(consumed)
-        patches: tuple[_Patch, ...] = ()
-        if reached.size:
-            region = [slice(0, n) for n in self.labels.shape]
-            region[axis] = slice(int(reached[0]), int(reached[-1]) + 1)
-            region = tuple(region)
-            on_reached = np.zeros(self.labels.shape[axis], bool)
-            on_reached[reached] = True
-            on_reached = np.expand_dims(on_reached[region[axis]], other)
-            patch = self._write(region, self._merged(self.labels[region], volume[region], replace_on=on_reached))
-            patches = (patch,) if patch else ()
+        patch = self._write(propagated(self.labels, axis, volume, reached, self.object_id))
+        patches = (patch,) if patch else ()
         for k in consumed:
             del self._planes[k]
         if patches or consumed:
-            self._push(replace(step, patches=patches))
+            self._history.push(replace(step, patches=patches))
 
     def auto_job(self, axis: int | None, index: int | None, settings: AutoSettings | None = None) -> Job[AutoResult]:
         """Job segmenting everything on a plane (:mod:`~gfm_napari.engine.auto`), in the box drawn there if any;
@@ -404,8 +330,7 @@ class SegmentationSession:
         key = self.plane_key(axis, index)
         box = self._prompts_at(key).box
         region = None if box is None else prompt_extent(Prompts(box=box))
-        if self._raster is not None and region is None:
-            raise PromptError("this scene is too large to segment whole: draw a box around the part to segment")
+        self._strategy.check_auto_region(region)
         return (yield from segment_everything(self.predictor, self.image, *key, normalization=self.normalization,
                                               settings=settings, region=region))
 
@@ -414,93 +339,60 @@ class SegmentationSession:
         after the largest id in use, on the pixels no object holds yet (one with no such pixel is left out); the
         plane's prompts are consumed. One undo step; returns how many objects were added."""
         key = self.plane_key(axis, index)
-        region = self._region(key)
-        block = self.labels[region]
-        found = np.asarray(found) if key[0] is None else np.expand_dims(found, key[0])
-        free = (block == 0) & (found > 0)
-        ids = np.unique(found[free])  # objects left without a free pixel get no id
-        first = int(self.labels.max()) + 1
-        if first + len(ids) - 1 > np.iinfo(np.uint16).max:
-            raise PromptError(f"no room for {len(ids)} more objects (ids stop at 65535)")
+        edit, count = added(self.labels, Plane(*key), found)
         step = self._before([key])
-        lookup = np.zeros(int(found.max()) + 1, np.uint16)
-        lookup[ids] = np.arange(first, first + len(ids))
-        patch = self._write(region, np.where(free, lookup[found], block).astype(np.uint16))
+        patch = self._write(edit)
         self._planes.pop(key, None)
         self.object_id = int(self.labels.max()) + 1
-        self._push(replace(step, patches=(patch,) if patch else ()))
-        return len(ids)
+        self._history.push(replace(step, patches=(patch,) if patch else ()))
+        return count
 
     def replace_labels(self, labels: np.ndarray) -> None:
         """Replace all labels (e.g. restored from an autosave) as one undo step; the next free id becomes current."""
         if labels.shape != self.labels.shape:
             raise PromptError(f"labels of shape {labels.shape} do not fit the image {self.labels.shape}")
         step = self._before(self._planes)
-        patch = self._write(tuple(slice(0, n) for n in labels.shape), np.asarray(labels, dtype=np.uint16))
+        patch = self._write((tuple(slice(0, n) for n in labels.shape), np.asarray(labels, dtype=np.uint16)))
         self._planes.clear()
         self.object_id = int(self.labels.max()) + 1
-        self._push(replace(step, patches=(patch,) if patch else ()))
+        self._history.push(replace(step, patches=(patch,) if patch else ()))
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self._history.can_undo
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return self._history.can_redo
 
     def undo(self) -> bool:
         """Undo the last step (prompt, accept, new object, clear, propagation, restore); False if there is none."""
-        if not self._undo:
-            return False
-        self._redo.append(self._restore(self._undo.pop()))
-        return True
+        return self._history.undo(self._restore)
 
     def redo(self) -> bool:
-        if not self._redo:
-            return False
-        self._undo.append(self._restore(self._redo.pop()))
-        return True
+        return self._history.redo(self._restore)
 
     @property
     def history_nbytes(self) -> int:
         """Memory held by the undo and redo history."""
-        return sum(step.nbytes for step in self._undo + self._redo)
+        return self._history.nbytes
 
     # ---- internals -----------------------------------------------------------------------------------------------
     def _predict(self, key: PlaneKey, state: PlaneState) -> Prediction:
         if not state.prompts.has_object:  # negative clicks alone say only what the object is not: nothing yet
             nothing = np.zeros(self.plane_shape(*key), bool)
             if state.previous is None:
-                return Prediction(nothing, float("nan"), _NO_LOGITS)
+                return Prediction(nothing, float("nan"), NO_LOGITS)
             return replace(state.previous, mask=nothing, score=float("nan"))
-        if self._raster is not None:
-            return self._predict_tiled(state.prompts)
         previous = state.previous if state.generation == self._generation else None
-        plane = self._plane(key)
-        if state.start is None:
-            return plane.predict(state.prompts, previous, feedback=self.feedback_logits)
-        prompts = box_holding_clicks(state.prompts, plane.plane_shape)  # correcting an existing object (edit_object)
-        prediction = plane.predict(prompts, previous, feedback=self.feedback_logits)
-        return local_correction(plane, state.start, prediction, prompts)
-
-    def _plane(self, key: PlaneKey) -> PlaneSegmenter:
-        return PlaneSegmenter(self.predictor, self.image, *key, self.normalization)
-
-    def _predict_tiled(self, prompts: Prompts) -> Prediction:
-        """The mask of ``prompts`` on a raster read by windows: only the tiles they fall in are read and encoded;
-        the scene-size mask takes memory only on its window (``np.zeros`` pages never written stay unallocated)."""
-        tiles = TiledSegmenter(self.predictor, self._raster, self.normalization)
-        window, mask = tiles.segment(prompts)
-        full = np.zeros(self.image.spatial_shape, bool)
-        full[window.slices] = mask
-        return Prediction(full, float("nan"), _NO_LOGITS)
+        return self._strategy.predict(self.predictor, key, self.normalization, state.prompts, previous=previous,
+                                      start=state.start, feedback=self.feedback_logits)
 
     def _default_feedback(self, predictor: Predictor) -> bool:
         """Feeding a box-only model's own logits back as mask input makes it worse (measured on the CT: liver 3D
         Dice 0.91 -> 0.47), so logits feedback is off for such models and on for the others; a tiled raster has no
         plane-wide logits to feed back."""
-        return self._raster is None and not predictor.model.spec.box_only
+        return self._strategy.feeds_back and not predictor.model.spec.box_only
 
     def _is_valid(self, state: PlaneState) -> bool:
         return state.prediction is not None and state.generation == self._generation
@@ -520,66 +412,32 @@ class SegmentationSession:
             self._planes[key] = PlaneState(prompts, None, old.previous, old.generation, old.start)
         else:
             self._planes[key] = PlaneState(prompts, generation=self._generation)
-        self._push(step)
+        self._history.push(step)
 
-    def _before(self, keys: Iterable[PlaneKey]) -> _Step:
-        return _Step(self.object_id, {key: self._planes.get(key) for key in keys})
+    def _before(self, keys: Iterable[PlaneKey]) -> Step:
+        return Step(self.object_id, {key: self._planes.get(key) for key in keys})
 
-    def _commit_previews(self) -> _Step:
+    def _commit_previews(self) -> Step:
         """Paint every plane's preview (computing missing ones), consume the prompts; the step is not pushed."""
         masks = {key: self.preview(*key) for key in list(self._planes)}
         step = self._before(masks)
         self._planes.clear()
-        return replace(step, patches=tuple(p for key, mask in masks.items() if (p := self._paint(key, mask))))
+        patches = (self._write(painted(self.labels, Plane(*key), mask, self.object_id)) for key, mask in masks.items())
+        return replace(step, patches=tuple(p for p in patches if p))
 
-    def _region(self, key: PlaneKey) -> Region:
-        region = [slice(0, n) for n in self.labels.shape]
-        if key[0] is not None:
-            region[key[0]] = slice(key[1], key[1] + 1)
-        return tuple(region)
-
-    def _paint(self, key: PlaneKey, mask: np.ndarray) -> _Patch | None:
-        """The current object becomes ``mask`` on plane ``key`` (other objects' voxels are kept); only the box
-        around the mask and the object's present voxels there is read and written."""
-        region = self._region(key)
-        if key[0] is not None:
-            mask = np.expand_dims(mask, key[0])
-        touched = _bounding_box(mask | (self.labels[region] == self.object_id))
-        if touched is None:
-            return None
-        absolute = tuple(slice(r.start + t.start, r.start + t.stop) for r, t in zip(region, touched))
-        return self._write(absolute, self._merged(self.labels[absolute], mask[touched]))
-
-    def _merged(self, block: np.ndarray, mask: np.ndarray, replace_on: np.ndarray | bool = True) -> np.ndarray:
-        """``block`` with the current object's voxels (where ``replace_on``) replaced by ``mask``; other objects'
-        voxels are kept and never overwritten."""
-        kept = np.where((block == self.object_id) & replace_on, 0, block)
-        return np.where(mask & (kept == 0), self.object_id, kept).astype(np.uint16)
-
-    def _write(self, region: Region, values: np.ndarray) -> _Patch | None:
-        """Write ``values`` into ``region``; the patch holds the old values of the changed voxels' bounding box."""
-        changed = _bounding_box(self.labels[region] != values)
-        if changed is None:
-            return None
-        absolute = tuple(slice(r.start + c.start, r.start + c.stop) for r, c in zip(region, changed))
-        patch = _Patch(absolute, self.labels[absolute].copy())
-        self.labels[absolute] = values[changed]
-        self.version += 1
+    def _write(self, edit: Edit | None) -> Patch | None:
+        """Write a label edit (:mod:`.label_edits`); returns its undo patch (:func:`.history.write`), None when
+        nothing changed. A change bumps :attr:`version`."""
+        patch = None if edit is None else write(self.labels, *edit)
+        if patch is not None:
+            self.version += 1
         return patch
 
-    def _push(self, step: _Step) -> None:
-        self._undo.append(step)
-        self._redo.clear()
-        total = sum(s.nbytes for s in self._undo)
-        while total > self._max_undo_bytes and len(self._undo) > 1:
-            total -= self._undo.pop(0).nbytes
-
-    def _restore(self, step: _Step) -> _Step:
+    def _restore(self, step: Step) -> Step:
         """Put back what ``step`` holds; returns the step that puts back the present (for the other stack)."""
         inverse_patches = []
         for patch in reversed(step.patches):
-            inverse_patches.append(_Patch(patch.region, self.labels[patch.region].copy()))
-            self.labels[patch.region] = patch.values
+            inverse_patches.append(patch.swap(self.labels))
             self.version += 1
         inverse = replace(self._before(step.planes), patches=tuple(inverse_patches))
         self.object_id = step.object_id
@@ -589,23 +447,6 @@ class SegmentationSession:
             else:
                 self._planes[key] = state
         return inverse
-
-
-def _point_near(prompts: Prompts, x: float, y: float) -> int | None:
-    """Index of the first click within half a pixel of (x, y), or None."""
-    near = np.flatnonzero(np.all(np.abs(prompts.points - (x, y)) <= 0.5, axis=1))
-    return int(near[0]) if near.size else None
-
-
-def _bounding_box(mask: np.ndarray) -> Region | None:
-    """Slices of the smallest box holding every True voxel of ``mask``; None when there is none."""
-    if not mask.any():
-        return None
-    box = []
-    for axis in range(mask.ndim):
-        hits = np.flatnonzero(mask.any(axis=tuple(d for d in range(mask.ndim) if d != axis)))
-        box.append(slice(int(hits[0]), int(hits[-1]) + 1))
-    return tuple(box)
 
 
 def _tensor_bytes(tensor: torch.Tensor) -> int:

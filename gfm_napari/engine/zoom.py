@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from ..images import Image, Normalization, fit_normalization
+from ..images import Image, Normalization
 from ..images.windowed import Window
 from .predictor import Prediction, Predictor
 from .prompts import Prompts
@@ -107,17 +107,16 @@ class PlaneSegmenter:
     Args:
         predictor: the model and its embedding cache; ``predictor.zoom`` False answers everything on the whole plane.
         image, axis, index: the plane (``axis``/``index`` None for a 2D image).
-        normalization: fitted on the whole image (default: the modality's).
+        normalization: fitted once on the whole image (``fit_normalization``) by whoever prepared it.
     """
 
     def __init__(
-        self, predictor: Predictor, image: Image, axis: int | None = None, index: int | None = None,
-        normalization: Normalization | None = None,
+        self, predictor: Predictor, image: Image, axis: int | None, index: int | None, normalization: Normalization
     ) -> None:
         self.predictor = predictor
         self.image = image
         self.axis, self.index = axis, index
-        self.normalization = normalization if normalization is not None else fit_normalization(image)
+        self.normalization = normalization
         self.levels = ZoomLevels(image.plane_shape(axis), predictor.model.spec.input_size,
                                  zoom_above(image.modality) if predictor.zoom else math.inf)
 

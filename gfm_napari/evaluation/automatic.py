@@ -17,7 +17,7 @@ from scipy import ndimage
 
 from ..engine.auto import PlaneObject, paint_objects, segment_everything
 from ..engine.auto_window import AutoSettings
-from ..images import Image, take_plane
+from ..images import Image, Plane
 from ..images.windowed import Window
 from ..jobs import Job, Progress, relay
 from ..models import LoadedModel
@@ -101,7 +101,7 @@ def evaluate_auto_job(
         ours.append(match_objects(truth, result.labels))
         if peer:
             yield Progress(done, len(planes), f"{where}SamAutomaticMaskGenerator")
-            plane = setting.normalization.apply(take_plane(image, setting.axis, index))
+            plane = setting.normalization.apply(Plane.at(image, setting.axis, index).take(image.array))
             start = time.perf_counter()
             found = sam_automatic_labels(model, plane, settings)
             peer_seconds += time.perf_counter() - start
@@ -126,7 +126,7 @@ def _evaluated_planes(chosen: np.ndarray, axis: int | None, count: int, min_pixe
     range (one plane: the middle one)."""
     if axis is None:
         return [None]
-    areas = chosen.sum(axis=tuple(a for a in range(chosen.ndim) if a != axis))
+    areas = chosen.sum(axis=Plane(axis).in_plane_axes)
     candidates = np.flatnonzero(areas >= min_pixels)
     picks = ((np.arange(min(count, candidates.size)) + 0.5) / max(min(count, candidates.size), 1) * candidates.size)
     return [int(candidates[i]) for i in np.unique(picks.astype(int))]

@@ -20,8 +20,7 @@ import torch
 from ..engine.cache import EmbeddingCache
 from ..engine.predictor import Predictor
 from ..engine.prompts import Prompts
-from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
-from ..images import Image, fit_normalization, take_plane
+from ..images import Image, Plane, fit_normalization
 from ..jobs import Job, Progress, run
 from ..models import LoadedModel, load_model
 from .roofline import encoder_gflop, matmul_gflops
@@ -59,9 +58,10 @@ def bench_job(
     """Job of :func:`run_bench`: yields Progress between its stages (never inside a timed loop)."""
     stages = 5
     yield Progress(0, stages, "loading the contenders")
-    normalization = fit_normalization(image, ct_window=window or DEFAULT_CT_WINDOW)
-    axis, index = resolve_plane(image, None, None)
-    plane = normalization.apply(take_plane(image, axis, index))
+    normalization = fit_normalization(image, ct_window=window)
+    where = Plane.of(image)
+    axis, index = where.key
+    plane = normalization.apply(where.take(image.array))
     rows, cols = plane.shape[:2]
     point = np.array([cols / 2.0, rows / 2.0])
     contenders = {"ours": _ours(model, image, axis, index, normalization, point)}

@@ -20,10 +20,9 @@ from scipy import ndimage
 from ..engine.predictor import Predictor
 from ..engine.prompts import POSITIVE, Prompts, box_from_mask, interior_point
 from ..engine.propagate import dice
-from ..engine.segment_file import DEFAULT_CT_WINDOW, resolve_plane
 from ..engine.zoom import PlaneSegmenter
 from ..errors import GfmError
-from ..images import Image, Normalization, fit_normalization, plane_of
+from ..images import Image, Normalization, Plane, fit_normalization
 from ..images.align import keep_slices, labels_on_grid
 from ..images.bands import BandSelection
 from ..jobs import Job, Progress, run
@@ -98,7 +97,7 @@ def selected_labels(image: Image, label_image: Image, selection: Selection) -> t
             or no structure covers ``selection.min_pixels`` on a plane (with ``instances``: no component does).
         GeometryError: the label map is not on the image's grid.
     """
-    axis = resolve_plane(image, selection.axis, None)[0]
+    axis = Plane.of(image, selection.axis).axis
     labels = labels_on_grid(image, label_image)
     present = [int(i) for i in np.unique(labels) if i != 0]
     if not present:
@@ -131,7 +130,7 @@ def prepare(
     return Setting(
         labels,
         label_names(label_image.source),
-        fit_normalization(image, ct_window=selection.window or DEFAULT_CT_WINDOW, bands=selection.bands),
+        fit_normalization(image, ct_window=selection.window, bands=selection.bands),
         predictor or Predictor(model),
         axis,
     )
@@ -218,7 +217,7 @@ def plane_objects(
     """(plane index, bool truth mask) for each object of ``label_id``: the whole cross-section, or each
     connected component with ``instances``."""
     for index in planes:
-        plane = (labels if axis is None else plane_of(labels, axis, index)) == label_id
+        plane = Plane(axis, index).take(labels) == label_id
         for truth in _instances(plane, min_pixels) if instances else [plane]:
             yield index, truth
 
@@ -226,8 +225,7 @@ def plane_objects(
 def _planes_with(mask: np.ndarray, axis: int | None, count: int, min_pixels: int) -> list[int | None]:
     if axis is None:
         return [None] if mask.sum() >= min_pixels else []
-    other = tuple(a for a in range(mask.ndim) if a != axis)
-    areas = mask.sum(axis=other)
+    areas = mask.sum(axis=Plane(axis).in_plane_axes)
     candidates = np.flatnonzero(areas >= min_pixels)
     if candidates.size <= count:
         return [int(i) for i in candidates]

@@ -21,9 +21,8 @@ from ..engine.cache import EmbeddingCache
 from ..engine.predictor import Predictor
 from ..engine.prompts import box_from_mask
 from ..engine.propagate import dice
-from ..engine.segment_file import axial_axis
 from ..engine.session import SegmentationSession
-from ..images import plane_of, read_image
+from ..images import Plane, axial_axis, read_image
 from ..jobs import run
 from ..models import LoadedModel, load_model
 
@@ -39,7 +38,7 @@ def first_mask(model: LoadedModel, ct_path: Path, labels_path: Path, label: int 
     session = SegmentationSession(Predictor(model, EmbeddingCache()), image)
     axis = axial_axis(image)
     index = image.spatial_shape[axis] // 2
-    session.set_box(axis, index, box_from_mask(plane_of(labels, axis, index) == label, 0.0))
+    session.set_box(axis, index, box_from_mask(Plane(axis, index).take(labels) == label, 0.0))
     mask = session.preview(axis, index)
     done = time.perf_counter()
     encode_start = time.perf_counter()
@@ -71,13 +70,13 @@ def propagation(model: LoadedModel, ct_path: Path, labels_path: Path, label: int
         if name == "uncached":
             predictor.cache.clear()
         session = SegmentationSession(predictor, image)
-        session.set_box(axis, index, box_from_mask(plane_of(truth, axis, index), 0.0))
+        session.set_box(axis, index, box_from_mask(Plane(axis, index).take(truth), 0.0))
         session.preview(axis, index)
         misses_before = len(predictor.cache)
         start = time.perf_counter()
         volume = run(session.propagate_job(axis, index))
         seconds = time.perf_counter() - start
-        reached = int(volume.any(axis=tuple(d for d in range(3) if d != axis)).sum())
+        reached = int(volume.any(axis=Plane(axis).in_plane_axes).sum())
         report[name] = {
             "seconds": round(seconds, 2),
             "slices_reached": reached,
@@ -132,7 +131,7 @@ def _memory_child(model_name: str, volume_path: str, propagate_slices: int) -> d
     session = SegmentationSession(Predictor(model), image)
     axis = axial_axis(image)
     index = image.spatial_shape[axis] // 2
-    plane = plane_of(image.array, axis, index)
+    plane = Plane(axis, index).take(image.array)
     rows, cols = plane.shape
     session.set_box(axis, index, (cols * 0.3, rows * 0.3, cols * 0.6, rows * 0.6))
     session.accept()

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..engine.predictor import Predictor
 from ..engine.propagate import dice, propagate
-from ..images import Image, plane_of
+from ..images import Image, Plane
 from ..jobs import Job, Progress, relay, run
 from ..models import LoadedModel
 from .prompted import Selection, label_planes, prepare, prompts_from_mask
@@ -35,7 +35,7 @@ def evaluate_propagation_job(
         raise ValueError("3D evaluation needs a volume")
     setting = prepare(image, label_image, model, selection, predictor)
     axis = setting.axis
-    other = tuple(d for d in range(3) if d != axis)
+    other = Plane(axis).in_plane_axes
     structures = {}
     todo = label_planes(setting.labels, axis, selection.label_ids, 1, selection.min_pixels)
     for done, (label_id, _) in enumerate(todo):
@@ -45,7 +45,7 @@ def evaluate_propagation_job(
         index = int(np.argmax(areas))
         yield Progress(done, len(todo), f"{name}: encoding slice {index}")
         embedding = setting.predictor.embed(image, axis, index, normalization=setting.normalization)
-        first = setting.predictor.predict_prompts(embedding, prompts_from_mask(plane_of(truth, axis, index), start))
+        first = setting.predictor.predict_prompts(embedding, prompts_from_mask(Plane(axis, index).take(truth), start))
         job = propagate(setting.predictor, image, axis, index, first.mask, normalization=setting.normalization,
                         start_logits=first.low_res_logits)
         volume = yield from relay(job, lambda p, i=done, name=name: Progress(i, len(todo), f"{name}: {p.message}"))

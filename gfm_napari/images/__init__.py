@@ -7,11 +7,13 @@ library lazily, so importing this package is cheap.
 """
 
 from gfm_napari.images.geometry import Geometry
-from gfm_napari.images.image import MODALITIES, Image, ImageMetadata, ImageWarning, plane_of
-from gfm_napari.images.intensity import Normalization, fit_normalization, take_plane
+from gfm_napari.images.image import MODALITIES, Image, ImageMetadata, ImageWarning
+from gfm_napari.images.intensity import DEFAULT_CT_WINDOW, Normalization, fit_normalization
+from gfm_napari.images.plane import Plane, axial_axis
 from gfm_napari.images.io import SUPPORTED_FORMATS, read_image, write_mask
 
 __all__ = [
+    "DEFAULT_CT_WINDOW",
     "MODALITIES",
     "SUPPORTED_FORMATS",
     "Geometry",
@@ -19,9 +21,9 @@ __all__ = [
     "ImageMetadata",
     "ImageWarning",
     "Normalization",
+    "Plane",
+    "axial_axis",
     "fit_normalization",
-    "plane_of",
     "read_image",
-    "take_plane",
     "write_mask",
 ]

@@ -208,12 +208,6 @@ class Image:
         }
 
 
-def plane_of(array: np.ndarray, axis: int, index: int) -> np.ndarray:
-    """``numpy.take(array, index, axis)`` as a view: ``np.take`` first copies a whole non-C-ordered array (a
-    memory-mapped NIfTI volume is Fortran-ordered), this reads one plane."""
-    return array[(slice(None),) * int(axis) + (int(index),)]
-
-
 def _default_axis_names(spatial_ndim: int, n_channel: int) -> tuple[str, ...]:
     names = ("slice", "row", "col") if spatial_ndim == 3 else ("row", "col")
     return names + (("channel",) if n_channel else ())

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from gfm_napari.errors import PromptError
 from gfm_napari.images.bands import BandSelection, default_bands
-from gfm_napari.images.image import Image, plane_of
+from gfm_napari.images.image import Image
 
 KINDS = ("ct_window", "mr_percentile", "band_percentile")
 DEFAULT_CT_WINDOW = (40.0, 400.0)
+"""(level, width) in HU of the CT window used unless the user picks another: soft tissue."""
 DEFAULT_MR_PERCENTILES = (0.5, 99.5)
 DEFAULT_BAND_PERCENTILES = (2.0, 98.0)
 _DEFAULT_KIND = {"CT": "ct_window", "MR": "mr_percentile", "raster": "band_percentile", "photo": "band_percentile"}
@@ -180,7 +180,7 @@ def fit_normalization(
     image: Image,
     *,
     kind: str | None = None,
-    ct_window: tuple[float, float] = DEFAULT_CT_WINDOW,
+    ct_window: tuple[float, float] | None = None,
     mr_percentiles: tuple[float, float] = DEFAULT_MR_PERCENTILES,
     band_percentiles: tuple[float, float] = DEFAULT_BAND_PERCENTILES,
     bands: BandSelection | None = None,
@@ -190,7 +190,7 @@ def fit_normalization(
     Args:
         image: the image.
         kind: override the modality's default kind (see module docstring).
-        ct_window: (level, width) for ct_window.
+        ct_window: (level, width) for ct_window (default :data:`DEFAULT_CT_WINDOW`).
         mr_percentiles: (low, high) percentiles for mr_percentile, of the non-zero values that are not a constant
             background fill (:data:`BACKGROUND_SHARE`).
         band_percentiles: (low, high) per-band percentiles for band_percentile.
@@ -198,7 +198,7 @@ def fit_normalization(
     """
     kind = kind or _DEFAULT_KIND[image.modality]
     if kind == "ct_window":
-        return Normalization.ct_window(*ct_window)
+        return Normalization.ct_window(*(ct_window or DEFAULT_CT_WINDOW))
     pixels = image.array.sample() if image.is_lazy else image.array
     if kind == "mr_percentile":
         values = pixels[np.isfinite(pixels)] if pixels.dtype.kind == "f" else pixels.ravel()
@@ -264,31 +264,3 @@ def _percentiles(values: np.ndarray, q: tuple[float, float]) -> tuple[float, flo
         return 0.0, 0.0
     low, high = np.percentile(values, q)
     return float(low), float(high)
-
-
-def take_plane(image: Image, axis: int | None = None, index: int | None = None) -> np.ndarray:
-    """One 2D plane of an image, in stored order.
-
-    Args:
-        image: 2D or 3D image.
-        axis: spatial axis to cut across (0, 1 or 2) for 3D images; ignored for 2D images.
-        index: position along ``axis`` (0 <= index < size); for 2D images must be None or 0.
-
-    Returns:
-        ``numpy.take(image.array, index, axis)`` for 3D, as a read-only view (:func:`plane_of`): the 2D plane with the
-        other two axes in stored order;
-        ``image.array`` itself for 2D images ((rows, cols) or (rows, cols, C)).
-
-    Raises:
-        PromptError: axis or index out of range.
-    """
-    if image.spatial_ndim == 2:
-        if index not in (None, 0):
-            raise PromptError(f"slice index {index} does not exist: this is a 2D image")
-        return image.array
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not 0 <= axis < 3:
-        raise PromptError(f"slice axis must be 0, 1 or 2 for a 3D image, got {axis!r}")
-    size = image.array.shape[axis]
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < size:
-        raise PromptError(f"slice index {index!r} is outside 0..{size - 1} along axis {axis}")
-    return plane_of(image.array, axis, index)

@@ -29,7 +29,7 @@ from safetensors.torch import load_file
 
 from ..engine.predictor import Predictor
 from ..errors import GfmError
-from ..images import Image, Normalization, fit_normalization, plane_of
+from ..images import Image, Normalization, Plane, axial_axis, fit_normalization
 from ..images.atomic import atomic_write_text
 from ..jobs import Job, Progress
 from ..models import AdapterConfig, LoadedModel, apply_adapters
@@ -216,10 +216,8 @@ def _labelled_planes(item: LabelledImage, number: int, settings: AdapterTraining
     chosen = item.labels if settings.label_ids is None else np.isin(item.labels, settings.label_ids) * item.labels
     if item.image.spatial_ndim == 2:
         return [PlaneRef(number, None, None)] if chosen.any() else []
-    from ..engine.segment_file import axial_axis
-
     axis = axial_axis(item.image) if settings.axis is None else settings.axis
-    other = tuple(d for d in range(3) if d != axis)
+    other = Plane(axis).in_plane_axes
     return [PlaneRef(number, axis, int(i)) for i in np.flatnonzero(chosen.any(axis=other))]
 
 
@@ -229,8 +227,8 @@ def _plane_objects(
 ) -> list[TrainingObject]:
     """The plane's objects for the original and ``augmentations`` augmented copies, each with its cached prefix."""
     spec = predictor.model.spec
-    image_plane = item.image.array if plane.axis is None else plane_of(item.image.array, plane.axis, plane.index)
-    labels = item.labels if plane.axis is None else plane_of(item.labels, plane.axis, plane.index)
+    where = Plane(plane.axis, plane.index)
+    image_plane, labels = where.take(item.image.array), where.take(item.labels)
     if settings.label_ids is not None:
         labels = np.where(np.isin(labels, settings.label_ids), labels, 0)
     normalization = item.normalization or fit_normalization(item.image)

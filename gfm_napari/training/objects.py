@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from ..engine.predictor import Predictor
 from ..engine.prompts import ResizeLongestSide
-from ..images import Image, Normalization, plane_of
+from ..images import Image, Normalization, Plane
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,8 +47,7 @@ def planes_with_labels(labels: np.ndarray, axis: int | None, count: int) -> list
     """Up to ``count`` plane indices along ``axis``, spread evenly over the planes that hold any label."""
     if axis is None:
         return [None]
-    other = tuple(a for a in range(labels.ndim) if a != axis)
-    candidates = np.flatnonzero((labels > 0).any(axis=other))
+    candidates = np.flatnonzero((labels > 0).any(axis=Plane(axis).in_plane_axes))
     if candidates.size <= count:
         return [int(i) for i in candidates]
     return [int(candidates[i]) for i in np.unique(np.linspace(0, candidates.size - 1, count).round().astype(int))]
@@ -69,7 +68,7 @@ def labelled_objects(
     spec = predictor.model.spec
     for axis in axes:
         for index in planes_with_labels(labels, axis, planes_per_axis):
-            plane_labels = labels if axis is None else plane_of(labels, axis, index)
+            plane_labels = Plane(axis, index).take(labels)
             embedding = None
             for label_id, mask in plane_targets(plane_labels, spec.input_size, 4 * spec.embedding_size, min_pixels):
                 if embedding is None:

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GfmError, ImageReadError
-from ..images import Image, Normalization, fit_normalization, read_image
+from ..images import Image, Normalization, axial_axis, fit_normalization, read_image
 from ..images.io import LABEL_MAP_SUFFIXES, READABLE_SUFFIXES, full_suffix, looks_like_dicom
 from ..images.windowed import Window, raster_of
 from ..models import ModelSpec
@@ -113,8 +113,6 @@ def image_sources(paths: Sequence[Path]) -> list[Path]:
 def normalised_planes(image: Image) -> Iterator[np.ndarray]:
     """The image's planes along its axial axis (the image itself when 2D), normalised to uint8, constant ones
     skipped."""
-    from ..engine.segment_file import axial_axis
-
     normalization = fit_normalization(image)
     if image.spatial_ndim == 2:
         planes = [image.array]

@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.predictor import Predictor
-from ..engine.segment_file import DEFAULT_CT_WINDOW, axial_axis
 from ..errors import GfmError
-from ..images import Image, fit_normalization, read_image
+from ..images import Image, axial_axis, fit_normalization, read_image
 from ..images.align import labels_on_grid
 from ..images.geometry import Geometry
 from .objects import TrainingObject, distilled_objects, labelled_objects, planes_with_labels
@@ -41,7 +40,7 @@ def build_objects(
     for entry in entries:
         image = read_image(data_root / entry["image"])
         labels = labels_on_grid(image, read_image(data_root / entry["labels"])) if "labels" in entry else None
-        normalization = fit_normalization(image, ct_window=DEFAULT_CT_WINDOW)  # whole image, as the user sees it
+        normalization = fit_normalization(image)  # whole image, as the user sees it
         for part, part_labels in _parts(image, labels, entry.get("tile")):
             axes = [_axis(part, a) for a in entry.get("axes", [None])] if part.spatial_ndim == 3 else [None]
             count = int(entry.get("planes_per_axis", 1))

@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageReadError
-from ..images import Image, Normalization, fit_normalization
+from ..images import DEFAULT_CT_WINDOW, Image, Normalization, fit_normalization
 from ..images.geometry import Geometry
 from ..images.image import ImageMetadata
 from ..images.windowed import DisplayLevel, raster_of
 
-DEFAULT_CT_WINDOW = (40.0, 400.0)
 IMAGE_KEY = "gfm_image"  # layer.metadata[IMAGE_KEY] holds the core Image, so writers can copy its geometry
 # Distinct colours that stay readable over grey CT/MR and satellite images (object 1 = orange, 2 = blue, ...).
 OBJECT_COLOURS = ("#ff7f0e", "#1f9bff", "#2ca02c", "#e8313a", "#a66bd6", "#17becf", "#e377c2", "#bcbd22", "#8c564b")

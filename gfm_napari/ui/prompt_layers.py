@@ -1,7 +1,7 @@
 """Prompt layers — clicks (Points), boxes (Shapes) — and the preview (Labels) of the current object.
 
 They are input devices and views, not state: a user's edit is reported as a plane-level prompt (``axis, index,
-x, y`` in the image's data coordinates, see :func:`~gfm_napari.engine.session.to_plane`), and :meth:`show` redraws
+x, y`` in the image's data coordinates, see :meth:`~gfm_napari.images.Plane.to_plane`), and :meth:`show` redraws
 them from the session. Clicks are positive unless the negative toggle is on or Shift/Alt is held (either flips it).
 A click dragged in the layer's select mode is reported once, when the mouse is released, as a move.
 """
@@ -17,8 +17,8 @@ from napari.layers import Labels, Points, Shapes
 from napari.utils.colormaps import DirectLabelColormap
 
 from ..engine.prompts import POSITIVE, Prompts
-from ..engine.session import PlaneKey, from_plane, to_plane
 from ..images import Image
+from ..images.plane import Plane, PlaneKey
 from .layers import placement
 
 POSITIVE_COLOUR, NEGATIVE_COLOUR, BOX_COLOUR = "#39ff14", "#ff2d95", "#ffd60a"
@@ -115,12 +115,12 @@ class PromptLayers:
         """Redraw from the session: clicks and boxes (when they changed, or ``force``), and the previews."""
         points, signs, boxes = [], [], []
         for (axis, index), plane in prompts.items():
-            points += [from_plane(axis, index, x, y) for x, y in plane.points]
+            points += [Plane(axis, index).from_plane(x, y) for x, y in plane.points]
             signs += [SIGNS[0] if label == POSITIVE else SIGNS[1] for label in plane.labels]
             if plane.box is not None:
                 x0, y0, x1, y1 = plane.box
                 corners = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
-                boxes.append(np.array([from_plane(axis, index, x, y) for x, y in corners]))
+                boxes.append(np.array([Plane(axis, index).from_plane(x, y) for x, y in corners]))
         shown = (
             np.reshape(points, (-1, self.image.spatial_ndim)),
             tuple(signs),
@@ -143,9 +143,9 @@ class PromptLayers:
     def _show_previews(self, previews: Mapping[PlaneKey, np.ndarray], colour) -> None:
         data = self.preview.data
         for key in self._preview_planes:
-            data[_plane_index(key)] = 0
+            Plane(*key).take(data)[...] = 0
         for key, mask in previews.items():
-            data[_plane_index(key)] = mask
+            Plane(*key).take(data)[...] = mask
         self._preview_planes = list(previews)
         colour = tuple(np.asarray(colour, float).ravel())
         if colour != self._colour:
@@ -170,8 +170,8 @@ class PromptLayers:
             return
         axis = self._axis()
         for i in np.flatnonzero(np.any(current != shown, axis=1)):
-            index, x, y = to_plane(current[i], axis)
-            _, old_x, old_y = to_plane(shown[i], axis)
+            index, x, y = Plane.to_plane(current[i], axis)
+            _, old_x, old_y = Plane.to_plane(shown[i], axis)
             self._callbacks.point_moved(axis, index, (old_x, old_y), (x, y))
 
     def _on_clicks(self, event) -> None:
@@ -179,7 +179,7 @@ class PromptLayers:
             return
         axis = self._axis()
         for i in event.data_indices:
-            index, x, y = to_plane(self.clicks.data[i], axis)
+            index, x, y = Plane.to_plane(self.clicks.data[i], axis)
             if event.action == "added":
                 positive = self.clicks.features["sign"].iloc[i] == SIGNS[0]
                 self._callbacks.point(axis, index, x, y, positive)
@@ -191,7 +191,7 @@ class PromptLayers:
             return
         axis = self._axis()
         for i in event.data_indices:
-            vertices = [to_plane(v, axis) for v in self.boxes.data[i]]
+            vertices = [Plane.to_plane(v, axis) for v in self.boxes.data[i]]
             index = vertices[0][0]
             xs, ys = [v[1] for v in vertices], [v[2] for v in vertices]
             box = None if event.action == "removing" else (min(xs), min(ys), max(xs), max(ys))
@@ -200,15 +200,6 @@ class PromptLayers:
 
 def _signs(values: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"sign": pd.Categorical(values, categories=SIGNS)})
-
-
-def _plane_index(key: PlaneKey) -> tuple:
-    axis, index = key
-    if axis is None:
-        return (slice(None), slice(None))
-    view = [slice(None)] * 3
-    view[axis] = index
-    return tuple(view)
 
 
 def _same(a: tuple, b: tuple) -> bool:

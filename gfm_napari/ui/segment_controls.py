@@ -22,8 +22,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..images import DEFAULT_CT_WINDOW
 from ..images.bands import PRESETS as BAND_PRESETS
-from .layers import DEFAULT_CT_WINDOW
 
 SHORTCUTS = """<b>Segment</b> — box or click an object, accept it, go on with the next one.<br>
 <b>Shortcuts</b> (canvas; the prompt layers and the viewer)<br>

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gfm_napari.engine.prompts import box_from_mask
-from gfm_napari.engine.session import SegmentationSession, from_plane, to_plane
+from gfm_napari.engine.session import SegmentationSession
 from gfm_napari.errors import PromptError
 from gfm_napari.evaluation.prompted import dice
 from gfm_napari.images import Normalization
@@ -25,13 +25,6 @@ def box_on(truth: np.ndarray, index: int):
 @pytest.fixture
 def session(shared_predictor, ct):
     return SegmentationSession(shared_predictor, ct)
-
-
-def test_plane_coordinates_follow_numpy_take_with_x_as_column():
-    assert to_plane([7.0, 3.2, 11.6], axis=2) == (12, 3.2, 7.0)
-    assert to_plane([7.0, 3.2, 11.6], axis=0) == (7, 11.6, 3.2)
-    assert to_plane([4.0, 9.0], axis=None) == (None, 9.0, 4.0)
-    np.testing.assert_array_equal(from_plane(1, 5, x=2.0, y=8.0), [8.0, 5.0, 2.0])
 
 
 def test_a_box_on_the_liver_previews_its_largest_cross_section(session, ct_labels):

@@ -55,7 +55,7 @@ def test_accepting_a_tiled_object_writes_labels_only_around_it(atlanta_lazy, sat
     session.accept()
     np.testing.assert_array_equal(session.labels == 1, mask)
     rows, cols = np.nonzero(mask)
-    patch = session._undo[-1].patches[0]  # the undo step holds the mask's bounding box, not the whole scene
+    patch = session._history._undo[-1].patches[0]  # the undo step holds the mask's bounding box, not the whole scene
     assert patch.values.shape == (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
     session.undo()
     assert not session.labels.any()

@@ -10,13 +10,14 @@ from gfm_napari.engine.session import SegmentationSession
 from gfm_napari.engine.zoom import PlaneSegmenter
 from gfm_napari.evaluation.clicker import first_click, object_rng
 from gfm_napari.evaluation.prompted import dice, prompts_from_mask
+from gfm_napari.images import fit_normalization
 
 BUILDINGS = range(1, 7)  # the first six SpaceNet footprints of the tile (hand-drawn, never trained on)
 
 
 @pytest.fixture(scope="module")
 def zoomed(litemedsam_clicks, satellite):
-    return PlaneSegmenter(Predictor(litemedsam_clicks), satellite)
+    return PlaneSegmenter(Predictor(litemedsam_clicks), satellite, None, None, fit_normalization(satellite))
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def test_a_click_on_a_building_is_answered_in_a_native_window(zoomed, buildings)
 
 
 def test_with_zoom_off_the_whole_tile_is_shrunk_and_the_click_finds_little(litemedsam_clicks, satellite, buildings):
-    whole = PlaneSegmenter(Predictor(litemedsam_clicks, zoom=False), satellite)
+    whole = PlaneSegmenter(Predictor(litemedsam_clicks, zoom=False), satellite, None, None,
+                           fit_normalization(satellite))
     predictions = [whole.predict(_click(*interior_point(truth))) for truth in buildings]
     assert all(p.window is None for p in predictions)
     assert np.mean([dice(p.mask, truth) for p, truth in zip(predictions, buildings)]) <= 0.30  # measured 0.184
@@ -84,7 +86,7 @@ class _Stub(PlaneSegmenter):
 
 
 def test_a_mask_reaching_into_the_plane_grows_its_window_level_by_level(litemedsam_clicks, satellite):
-    plane = _Stub(Predictor(litemedsam_clicks), satellite)
+    plane = _Stub(Predictor(litemedsam_clicks), satellite, None, None, fit_normalization(satellite))
     plane.calls = []
     result = plane.predict(_click(450, 450))
     assert [None if w is None else w.rows for w, _ in plane.calls] == [256, 512, None]
@@ -92,7 +94,7 @@ def test_a_mask_reaching_into_the_plane_grows_its_window_level_by_level(litemeds
 
 
 def test_logits_are_fed_back_only_inside_the_window_they_came_from(litemedsam_clicks, satellite):
-    plane = _Stub(Predictor(litemedsam_clicks), satellite)
+    plane = _Stub(Predictor(litemedsam_clicks), satellite, None, None, fit_normalization(satellite))
     plane.fill, plane.calls = False, []
     inside = Prediction(np.zeros((900, 900), bool), 1.0, torch.ones(1, 1, 64, 64), plane.levels.choose(_click(100, 100)))
     plane.predict(Prompts([[100, 100], [120, 120]], [1, 0]), inside)  # kept window: its logits go back in

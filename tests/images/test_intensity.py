@@ -1,4 +1,4 @@
-"""Intensity normalisation: CT window, MR non-zero percentiles, per-band stretch, describe(), take_plane."""
+"""Intensity normalisation: CT window, MR non-zero percentiles, per-band stretch, describe()."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from gfm_napari.errors import PromptError
-from gfm_napari.images import Geometry, Image, Normalization, fit_normalization, read_image, take_plane
+from gfm_napari.images import Geometry, Image, Normalization, Plane, fit_normalization, read_image
 
 
 def _volume(array: np.ndarray, modality: str = "MR") -> Image:
@@ -66,7 +64,7 @@ def test_mr_normalisation_uses_the_whole_volume(sample):
     nonzero = mr.array[mr.array != 0]
     assert norm.low == (float(np.percentile(nonzero, 0.5)),)
     assert norm.high == (float(np.percentile(nonzero, 99.5)),)
-    top, bottom = norm.apply(take_plane(mr, 2, 19)), norm.apply(take_plane(mr, 2, 0))
+    top, bottom = norm.apply(Plane(2, 19).take(mr.array)), norm.apply(Plane(2, 0).take(mr.array))
     for plane in (top, bottom):
         assert plane.dtype == np.float32 and plane.min() >= 0.0 and plane.max() <= 1.0
 
@@ -107,23 +105,3 @@ def test_to_dict_round_trips_through_json(sample):
     norm = fit_normalization(read_image(sample("rgb_byte")))
     again = Normalization.from_dict(json.loads(json.dumps(norm.to_dict())))
     assert again == norm and again.describe() == norm.describe()
-
-
-def test_take_plane_is_numpy_take(sample):
-    ct = read_image(sample("ct"))
-    for axis in range(3):
-        np.testing.assert_array_equal(take_plane(ct, axis, 7), np.take(ct.array, 7, axis))
-    assert take_plane(ct, 2, 29).shape == (122, 101)
-
-
-@pytest.mark.parametrize(("axis", "index"), [(2, 30), (2, -1), (3, 0), (None, 0), (0, None)])
-def test_take_plane_out_of_range_is_a_prompt_error(sample, axis, index):
-    with pytest.raises(PromptError):
-        take_plane(read_image(sample("ct")), axis, index)
-
-
-def test_take_plane_of_a_2d_image_is_the_image(sample):
-    image = read_image(sample("ct_small"))
-    assert take_plane(image) is image.array
-    with pytest.raises(PromptError, match="2D image"):
-        take_plane(image, 0, 1)

@@ -170,7 +170,7 @@ def test_modality_guess_is_ct_only_for_integer_hu_range():
 def test_an_uncompressed_volume_stays_memory_mapped_and_slices_are_views(shared_data, tmp_path):
     import nibabel as nib
 
-    from gfm_napari.images import plane_of, read_image
+    from gfm_napari.images import Plane, read_image
 
     source = nib.load(shared_data / "ct_totalseg" / "example_ct_sm.nii.gz")
     path = tmp_path / "ct.nii"
@@ -180,7 +180,7 @@ def test_an_uncompressed_volume_stays_memory_mapped_and_slices_are_views(shared_
     while base.base is not None and not isinstance(base, np.memmap):
         base = base.base
     assert isinstance(base, np.memmap)  # pages are read when used, not at open
-    plane = plane_of(image.array, 2, 7)
+    plane = Plane(2, 7).take(image.array)
     assert np.shares_memory(plane, image.array) and np.array_equal(plane, np.take(image.array, 7, axis=2))
     # masks and labels share the file's (Fortran) layout: writing one axial slice touches that slice's pages only
     assert image.zeros(np.uint16).flags.f_contiguous and image.zeros(bool).shape == image.spatial_shape

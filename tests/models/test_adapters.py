@@ -13,7 +13,7 @@ from segment_anything.modeling.image_encoder import ImageEncoderViT
 
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.errors import ModelError
-from gfm_napari.images import fit_normalization, take_plane
+from gfm_napari.images import Plane, fit_normalization
 from gfm_napari.models import AdapterConfig, apply_adapters, load_adapter, load_model, remove_adapters, save_adapter
 from gfm_napari.models.adapter_files import adapter_paths
 from gfm_napari.models.adapters import AdapterBranch, adapter_state_dict, frozen_prefix_blocks, has_adapters
@@ -31,7 +31,7 @@ def base():
 @pytest.fixture(scope="module")
 def ct_input(ct, base):
     """A real abdominal CT slice as LiteMedSAM input [1, 3, 256, 256]."""
-    plane = take_plane(ct, 2, 15)
+    plane = Plane.at(ct, 2, 15).take(ct.array)
     return Predictor(base).preprocess(fit_normalization(ct).apply(plane))
 
 

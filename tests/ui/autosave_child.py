@@ -19,7 +19,7 @@ from qtpy.QtWidgets import QApplication
 from gfm_napari.ui.app import show_axial
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.engine.prompts import box_from_mask
-from gfm_napari.engine.session import from_plane
+from gfm_napari.images import Plane
 from gfm_napari.images import read_image
 from gfm_napari.images.align import labels_on_grid
 from gfm_napari.models import load_model
@@ -55,7 +55,7 @@ def main(ct_path: str, seg_path: str, folder: str) -> None:
     viewer.dims.set_current_step(AXIAL, index)
     for organ in (LIVER, SPLEEN):
         x0, y0, x1, y1 = box_from_mask((truth == organ)[:, :, index])
-        corners = [from_plane(AXIAL, index, x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+        corners = [Plane(AXIAL, index).from_plane(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
         widget.prompt_layers.boxes.add_rectangles([np.array(corners)])
         widget.accept()
         widget.new_object()

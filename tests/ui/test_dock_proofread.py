@@ -8,7 +8,7 @@ from ui_helpers import AXIAL, largest_slice, wait_idle
 
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.engine.propagate import dice
-from gfm_napari.engine.session import from_plane
+from gfm_napari.images import Plane
 from gfm_napari.evaluation.clicker import next_click
 from gfm_napari.images.label_maps import read_labels
 
@@ -58,7 +58,7 @@ def test_a_label_map_is_proofread_one_object_at_a_time(
     np.testing.assert_array_equal(np.asarray(widget.prompt_layers.preview.data)[:, :, index] > 0, start)
     x, y, sign = next_click(start, truth[:, :, index] == LIVER)
     assert sign == 1
-    widget.prompt_layers.clicks.add(from_plane(AXIAL, index, x, y))
+    widget.prompt_layers.clicks.add(Plane(AXIAL, index).from_plane(x, y))
     wait_idle(qtbot, widget)
     widget.accept()
     wait_idle(qtbot, widget)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gfm_napari.engine.prompts import box_from_mask
-from gfm_napari.engine.session import from_plane
+from gfm_napari.images import Plane
 
 AXIAL = 2
 WAIT_MS = 120_000  # encoding is ~2 s per slice on a busy 2-core CPU
@@ -19,7 +19,7 @@ def draw_box(viewer, widget, truth: np.ndarray, axis: int, index: int) -> None:
     """Go to plane (axis, index) and draw the tight box of ``truth`` there in the boxes layer, as a user would."""
     viewer.dims.set_current_step(axis, index)
     x0, y0, x1, y1 = box_from_mask(np.take(truth, index, axis))
-    corners = [from_plane(axis, index, x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+    corners = [Plane(axis, index).from_plane(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
     widget.prompt_layers.boxes.add_rectangles([np.array(corners)])
 
 
@@ -30,4 +30,4 @@ def press(viewer, key: str) -> None:
 
 
 def largest_slice(truth: np.ndarray, axis: int = AXIAL) -> int:
-    return int(np.argmax(truth.sum(axis=tuple(d for d in range(3) if d != axis))))
+    return int(np.argmax(truth.sum(axis=Plane(axis).in_plane_axes)))
