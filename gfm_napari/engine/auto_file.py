@@ -34,7 +34,8 @@ def auto_file_job(
     paints over an earlier one's voxels)."""
     from ..images import fit_normalization
 
-    axis, index = Plane.of(image, axis, index).key
+    plane = Plane.of(image, axis, index)
+    axis, index = plane.key
     check_contrast(image, axis, index)
     normalization = fit_normalization(image, ct_window=window, bands=bands)
     predictor = Predictor(model)
@@ -43,18 +44,16 @@ def auto_file_job(
     if image.spatial_ndim == 2:
         return result.labels, result
     volume = image.zeros(np.int32)
-    view = [slice(None)] * 3
-    view[axis] = index
     if not propagate_3d:
-        volume[tuple(view)] = result.labels
+        plane.take(volume)[...] = result.labels
         return volume, result
     ids = sorted(result.scores)
     for number, object_id in enumerate(ids):
         reached = yield from relay(
             propagate(predictor, image, axis, index, result.labels == object_id, normalization=normalization,
-                      settings=PropagationSettings()),
+                      settings=PropagationSettings.for_device(model.device)),
             lambda p, n=number: Progress(n, len(ids), f"propagating object {n + 1} of {len(ids)}: {p.message}"),
         )
         volume[reached & (volume == 0)] = object_id
-    volume[tuple(view)] = result.labels
+    plane.take(volume)[...] = result.labels
     return volume, result

@@ -35,6 +35,11 @@ class PropagationSettings:
     batch_size: int = 1  # slices encoded together ahead of need (a GPU gains from 4; a CPU does not, and a batch
     # of 4 costs ~650 MB more peak memory there)
 
+    @classmethod
+    def for_device(cls, device: torch.device) -> PropagationSettings:
+        """The defaults, with slices encoded 4 at a time on a GPU and one by one on a CPU."""
+        return cls(batch_size=1 if device.type == "cpu" else 4)
+
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     """Dice overlap of two bool masks (1.0 when both are empty)."""

@@ -81,7 +81,7 @@ def segment_job(
     if image.spatial_ndim == 2:
         return prediction.mask
     if propagate_3d:
-        settings = PropagationSettings(batch_size=1 if model.device.type == "cpu" else 4)
+        settings = PropagationSettings.for_device(model.device)
         return (yield from propagate(
             predictor, image, axis, index, prediction.mask, normalization=normalization,
             start_logits=prediction.low_res_logits if prediction.window is None else None, settings=settings,

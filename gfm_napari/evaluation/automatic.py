@@ -18,6 +18,7 @@ from scipy import ndimage
 from ..engine.auto import PlaneObject, paint_objects, segment_everything
 from ..engine.auto_window import AutoSettings
 from ..images import Image, Plane
+from ..images.plane import planes_holding
 from ..images.windowed import Window
 from ..jobs import Job, Progress, relay
 from ..models import LoadedModel
@@ -84,11 +85,11 @@ def evaluate_auto_job(
     setting = prepare(image, label_image, model, selection)
     chosen = setting.labels > 0 if selection.label_ids is None else np.isin(setting.labels, selection.label_ids)
     planes = _evaluated_planes(chosen, setting.axis, selection.max_slices, selection.min_pixels)
+    chosen_labels = np.where(chosen, setting.labels, 0)
     ours, theirs, seconds, peer_seconds, windows = [], [], 0.0, 0.0, 0
     for done, index in enumerate(planes):
         where = "" if index is None else f"slice {index}: "
-        plane_labels = np.where(chosen, setting.labels, 0) if setting.axis is None else \
-            np.take(np.where(chosen, setting.labels, 0), index, axis=setting.axis)
+        plane_labels = chosen_labels if setting.axis is None else Plane(setting.axis, index).take(chosen_labels)
         truth = truth_objects(plane_labels, selection.min_pixels, selection.instances)
         start = time.perf_counter()
         result = yield from relay(
@@ -126,10 +127,7 @@ def _evaluated_planes(chosen: np.ndarray, axis: int | None, count: int, min_pixe
     range (one plane: the middle one)."""
     if axis is None:
         return [None]
-    areas = chosen.sum(axis=Plane(axis).in_plane_axes)
-    candidates = np.flatnonzero(areas >= min_pixels)
-    picks = ((np.arange(min(count, candidates.size)) + 0.5) / max(min(count, candidates.size), 1) * candidates.size)
-    return [int(candidates[i]) for i in np.unique(picks.astype(int))]
+    return planes_holding(chosen, axis, count, min_pixels=min_pixels, centres=True)
 
 
 def sam_automatic_labels(model: LoadedModel, plane: np.ndarray, settings: AutoSettings) -> np.ndarray:

@@ -23,6 +23,7 @@ from ..engine.propagate import dice
 from ..engine.zoom import PlaneSegmenter
 from ..errors import GfmError
 from ..images import Image, Normalization, Plane, fit_normalization
+from ..images.plane import planes_holding
 from ..images.align import keep_slices, labels_on_grid
 from ..images.bands import BandSelection
 from ..jobs import Job, Progress, run
@@ -225,12 +226,7 @@ def plane_objects(
 def _planes_with(mask: np.ndarray, axis: int | None, count: int, min_pixels: int) -> list[int | None]:
     if axis is None:
         return [None] if mask.sum() >= min_pixels else []
-    areas = mask.sum(axis=Plane(axis).in_plane_axes)
-    candidates = np.flatnonzero(areas >= min_pixels)
-    if candidates.size <= count:
-        return [int(i) for i in candidates]
-    picks = np.linspace(0, candidates.size - 1, count).round().astype(int)
-    return [int(candidates[i]) for i in np.unique(picks)]
+    return planes_holding(mask, axis, count, min_pixels=min_pixels)
 
 
 def _instances(mask: np.ndarray, min_pixels: int) -> list[np.ndarray]:

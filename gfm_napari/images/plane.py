@@ -126,6 +126,23 @@ class Plane:
         return coords
 
 
+
+def planes_holding(mask: np.ndarray, axis: int, count: int, *, min_pixels: int = 1,
+                   centres: bool = False) -> list[int]:
+    """Up to ``count`` indices along ``axis`` of the planes where ``mask`` covers at least ``min_pixels``, spread
+    evenly over them: from the first to the last, or with ``centres`` at the centres of ``count`` equal parts of
+    that range (so one plane is the middle one)."""
+    areas = np.asarray(mask).sum(axis=Plane(axis).in_plane_axes)
+    candidates = np.flatnonzero(areas >= min_pixels)
+    if centres:
+        parts = min(count, candidates.size)
+        picks = ((np.arange(parts) + 0.5) / max(parts, 1) * candidates.size).astype(int)
+    elif candidates.size <= count:
+        return [int(i) for i in candidates]
+    else:
+        picks = np.linspace(0, candidates.size - 1, count).round().astype(int)
+    return [int(candidates[i]) for i in np.unique(picks)]
+
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 

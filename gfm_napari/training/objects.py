@@ -19,6 +19,7 @@ from scipy import ndimage
 from ..engine.predictor import Predictor
 from ..engine.prompts import ResizeLongestSide
 from ..images import Image, Normalization, Plane
+from ..images.plane import planes_holding
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,10 +48,7 @@ def planes_with_labels(labels: np.ndarray, axis: int | None, count: int) -> list
     """Up to ``count`` plane indices along ``axis``, spread evenly over the planes that hold any label."""
     if axis is None:
         return [None]
-    candidates = np.flatnonzero((labels > 0).any(axis=Plane(axis).in_plane_axes))
-    if candidates.size <= count:
-        return [int(i) for i in candidates]
-    return [int(candidates[i]) for i in np.unique(np.linspace(0, candidates.size - 1, count).round().astype(int))]
+    return planes_holding(labels > 0, axis, count)
 
 
 def labelled_objects(

@@ -103,3 +103,17 @@ def test_plane_coordinates_follow_numpy_take_with_x_as_column():
     assert Plane.to_plane([4.0, 9.0], axis=None) == (None, 9.0, 4.0)
     np.testing.assert_array_equal(Plane(1, 5).from_plane(x=2.0, y=8.0), [8.0, 5.0, 2.0])
     np.testing.assert_array_equal(Plane().from_plane(x=2.0, y=8.0), [8.0, 2.0])
+
+
+def test_planes_holding_spreads_picks_over_the_planes_that_hold_the_mask():
+    from gfm_napari.images.plane import planes_holding
+
+    mask = np.zeros((10, 4, 4), bool)
+    mask[2:9, :2, :2] = True  # 4 pixels on planes 2..8
+    mask[5, 0, 0] = False  # plane 5 holds 3
+    assert planes_holding(mask, 0, 20) == [2, 3, 4, 5, 6, 7, 8]
+    assert planes_holding(mask, 0, 3) == [2, 5, 8]  # first to last
+    assert planes_holding(mask, 0, 3, min_pixels=4) == [2, 4, 8]  # of 2, 3, 4, 6, 7, 8
+    assert planes_holding(mask, 0, 1, centres=True) == [5]  # the middle one
+    assert planes_holding(mask, 0, 2, centres=True, min_pixels=4) == [3, 7]
+    assert planes_holding(mask, 1, 5) == [0, 1]
