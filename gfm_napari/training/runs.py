@@ -18,10 +18,7 @@ from pathlib import Path
 from ..models import LoadedModel
 from ..models.adapter_files import adapter_paths, is_adapter, read_sidecar
 from ..models.encoder_files import encoder_paths, is_encoder, read_encoder_sidecar
-from .loop import LOG
-from .pretrain import ENCODER
-
-ADAPTER_NAME = "adapter"  # the exported adapter of a run: <run>/adapter.safetensors + adapter.json
+from .run_files import ADAPTER, DONE, ENCODER, LOG
 
 
 @dataclass
@@ -47,7 +44,7 @@ def adapter_command(
     """argv of ``gfm-napari train-adapter`` for ``model``'s weights, exporting to ``run_dir``/adapter."""
     return _gfm_napari(
         model, "train-adapter", "--preset", "adapter", "--image", str(image), "--label", str(labels), "--kind", kind,
-        "--steps", str(steps), "--out", str(run_dir), "--export", str(run_dir / ADAPTER_NAME),
+        "--steps", str(steps), "--out", str(run_dir), "--export", str(run_dir / ADAPTER),
     )
 
 
@@ -133,7 +130,7 @@ def read_progress(run_dir: Path, total: int = 0) -> RunProgress:
 
 def exported_adapter(run_dir: Path) -> Path | None:
     """The run's exported adapter file, or None before the export."""
-    tensors, _ = adapter_paths(run_dir / ADAPTER_NAME)
+    tensors, _ = adapter_paths(run_dir / ADAPTER)
     return tensors if tensors.is_file() and is_adapter(tensors) else None
 
 
@@ -164,6 +161,6 @@ def run_folder(folder: Path, stem: str) -> Path:
         run_dir = folder / (stem if number == 1 else f"{stem}-{number}")
         if not run_dir.exists():
             return run_dir
-        if not (run_dir / "done").exists():
+        if not (run_dir / DONE).exists():
             return run_dir
         number += 1
