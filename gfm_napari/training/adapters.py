@@ -38,8 +38,8 @@ from ..models.adapters import frozen_prefix_blocks
 from ..models.encoder_split import forward_prefix, forward_tail
 from .clicks import ClickMix, click_step, validate_clicks
 from .loop import LoopConfig, finished_run, train_loop
-from .run_files import BEST, DATA, DONE, LOG
 from .objects import TrainingObject, plane_targets
+from .run_files import BEST, DATA, DONE, LOG
 
 ADAPTER_MIX = ClickMix(single_click=0.2, click_corrections=0.3, box_only=0.3)
 """Boxes and clicks alike: a user corrects slices with both (the rest, 20 %: a box then corrections)."""

@@ -18,8 +18,8 @@ from ..jobs import Job, Progress
 from ..models import LoadedModel
 from .clicks import ClickMix, click_step, trainable_parameters, validate_clicks
 from .loop import LoopConfig, finished_run, train_loop
-from .run_files import BEST
 from .recipe import build_objects, load_recipe
+from .run_files import BEST
 
 
 @dataclass(frozen=True)
