@@ -80,10 +80,3 @@ class Catalog:
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def index(self, entry: Entry) -> int:
-        """The position of ``entry``; ValueError when it is not on offer."""
-        return list(self._entries).index(entry)
