@@ -17,3 +17,7 @@ RUN = "run.json"
 DONE = "done"
 ENCODER = "encoder"  # a pretraining run's encoder: <run>/encoder.safetensors + encoder.json
 ADAPTER = "adapter"  # an adapter run's export from the dock: <run>/adapter.safetensors + adapter.json
+
+# Where runs started from the dock go, under its recovery folder: one run folder each.
+ADAPTER_RUNS = "adapters"
+PRETRAIN_RUNS = "pretrain"

@@ -18,6 +18,7 @@ from ..engine.predictor import Predictor
 from ..errors import GfmError, ModelError
 from ..models.extensions import Extension, describe, extend
 from ..models.registry import FALLBACK_MODEL
+from ..training.run_files import ADAPTER_RUNS, PRETRAIN_RUNS
 from ..training.runs import adapters_for, encoders_for
 from . import models
 from .workers import TaskQueue
@@ -35,7 +36,7 @@ class ModelList:
         parent: the file dialog's parent.
         use: called on the UI thread with each predictor chosen (or loaded) to segment with.
         report: shows an error to the user.
-        runs: the folder whose ``adapters`` and ``pretrain`` runs hold the files offered for a model once it loaded.
+        runs: the folder whose adapter and pretraining runs hold the files offered for a model once it loaded.
     """
 
     def __init__(
@@ -55,7 +56,8 @@ class ModelList:
         self._loaded[self.catalog.offer(_entry_of(predictor))] = predictor
         self.catalog.offer(Entry.model(FALLBACK_MODEL))
         model_id = predictor.model.model_id
-        for path in adapters_for(self._runs / "adapters", model_id) + encoders_for(self._runs / "pretrain", model_id):
+        adapters = adapters_for(self._runs / ADAPTER_RUNS, model_id)
+        for path in adapters + encoders_for(self._runs / PRETRAIN_RUNS, model_id):
             self.catalog.offer(Entry.extension(describe(path)))
         self._choose(predictor)
 

@@ -24,6 +24,7 @@ from ..errors import GfmError, PromptError
 from ..images import Image, Normalization
 from ..images.label_maps import OffGridError, read_labels
 from ..models import LoadedModel
+from ..training.run_files import ADAPTER_RUNS, PRETRAIN_RUNS
 from ..training.runs import prepare_adapter_run, prepare_pretrain_run
 from . import models
 from .adapter_panel import AdapterPanel
@@ -242,13 +243,13 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
         return prepare_adapter_run(
             None if base is None else base.model, None if session is None else session.image,
             None if session is None else session.labels, kind=kind, digest=self._digest or "",
-            folder=self._recovery_folder / "adapters",
+            folder=self._recovery_folder / ADAPTER_RUNS,
         )
 
     def _prepare_pretrain_run(self, data: Sequence[Path]) -> tuple[LoadedModel, Path, bool]:
         """(base model, run folder, resume) for pretraining the model in use on ``data``."""
         base = self.models.base()
-        return prepare_pretrain_run(None if base is None else base.model, data, self._recovery_folder / "pretrain")
+        return prepare_pretrain_run(None if base is None else base.model, data, self._recovery_folder / PRETRAIN_RUNS)
 
     # ---- prompts ---------------------------------------------------------------------------------------------------
     def _on_point(self, session, axis, index, x, y, positive) -> None:
