@@ -3,9 +3,8 @@ prepared, the commands that start an adapter run or a pretraining run in a subpr
 from the run folder's JSON-lines log, the adapters a folder holds for a base model, and a pretraining run's
 encoder.
 
-A run folder holds ``log.jsonl`` (one record per step: step, loss terms, lr, steps/s; one per validation:
-``{"step": n, "val": {...}}``), ``data.json`` (the data and settings, written before the first step),
-``checkpoint.pt`` (resume), ``best.safetensors`` and, once exported, ``<name>.safetensors`` + ``<name>.json``.
+The files of a run folder are named in :mod:`.run_files`; its log holds one record per step (step, loss terms,
+lr, steps/s) and one per validation (``{"step": n, "val": {...}}``).
 """
 
 from __future__ import annotations

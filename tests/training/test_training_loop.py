@@ -6,12 +6,7 @@ import torch
 
 from gfm_napari.cli import _parser
 from gfm_napari.jobs import run
-from gfm_napari.training.clicks import (
-    ClickMix,
-    click_step,
-    trainable_parameters,
-    validate_clicks,
-)
+from gfm_napari.training.clicks import ClickMix, click_step, trainable_parameters, validate_clicks
 from gfm_napari.training.loop import LoopConfig, train_loop
 from gfm_napari.training.run_files import BEST, CHECKPOINT, LOG
 
