@@ -26,9 +26,13 @@ from gfm_napari.models.fast import accelerate
 from gfm_napari.models.segmenter import Segmenter, build_litemedsam
 from gfm_napari.models.weights import file_sha256, load_overlay, load_weights
 
-__all__ = ["DEFAULT_MODEL", "LoadedModel", "ModelSpec", "available_models", "get_spec", "load_model"]
+__all__ = [
+    "DEFAULT_MODEL", "FALLBACK_MODEL", "LoadedModel", "ModelSpec", "available_models", "checkpoint_models", "get_spec",
+    "load_model",
+]
 
 DEFAULT_MODEL = "litemedsam_clicks"  # LiteMedSAM with the click-trained prompt path shipped in resources/
+FALLBACK_MODEL = "litemedsam"  # the default model without its shipped click weights, for when those do not load
 SAM_PIXEL_MEAN = (123.675, 116.28, 103.53)
 SAM_PIXEL_STD = (58.395, 57.12, 57.375)
 
@@ -177,6 +181,11 @@ _SPECS: Mapping[str, ModelSpec] = MappingProxyType({
 def available_models() -> list[str]:
     """Names accepted by :func:`get_spec` and :func:`load_model`, the default first."""
     return list(_SPECS)
+
+
+def checkpoint_models() -> list[str]:
+    """Names of the models whose weights the user supplies (a checkpoint file), smallest first."""
+    return [name for name, spec in _SPECS.items() if spec.needs_checkpoint]
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -37,8 +37,9 @@ from ..models.adapter_files import save_adapter
 from ..models.adapters import frozen_prefix_blocks
 from ..models.encoder_split import forward_prefix, forward_tail
 from .clicks import ClickMix, click_step, validate_clicks
-from .loop import BEST, LoopConfig, finished_run, train_loop
+from .loop import LoopConfig, finished_run, train_loop
 from .objects import TrainingObject, plane_targets
+from .run_files import BEST, DATA, DONE, LOG
 
 ADAPTER_MIX = ClickMix(single_click=0.2, click_corrections=0.3, box_only=0.3)
 """Boxes and clicks alike: a user corrects slices with both (the rest, 20 %: a box then corrections)."""
@@ -139,7 +140,7 @@ def train_adapter(model: LoadedModel, data: Sequence[LabelledImage], settings: A
         "adapter": settings.adapter.to_dict(), "base_model_id": model.model_id,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "data.json", json.dumps(summary, indent=2))
+    atomic_write_text(out_dir / DATA, json.dumps(summary, indent=2))
     params = {n: p for n, p in segmenter.named_parameters() if p.requires_grad}
 
     def tail(cached: torch.Tensor) -> torch.Tensor:
@@ -157,7 +158,7 @@ def train_adapter(model: LoadedModel, data: Sequence[LabelledImage], settings: A
         )
     finally:
         segmenter.requires_grad_(False)
-    atomic_write_text(out_dir / "done", f"{result['step']}\n")  # a run that reached its end is not resumed
+    atomic_write_text(out_dir / DONE, f"{result['step']}\n")  # a run that reached its end is not resumed
     return {**summary, **result}
 
 
@@ -166,9 +167,9 @@ def finished_adapter_run(out_dir: Path, settings: AdapterTraining) -> dict | Non
     ``settings.loop.steps`` (with ``"finished_before": True``), read from its files without caching anything; None
     when there is no such run (none yet, or one to continue)."""
     finished = finished_run(out_dir, settings.loop)
-    if finished is None or not (out_dir / "data.json").is_file():
+    if finished is None or not (out_dir / DATA).is_file():
         return None
-    return {**json.loads((out_dir / "data.json").read_text()), **finished, "finished_before": True}
+    return {**json.loads((out_dir / DATA).read_text()), **finished, "finished_before": True}
 
 
 def export_adapter(model: LoadedModel, settings: AdapterTraining, out_dir: Path, destination: Path) -> Path:
@@ -176,7 +177,7 @@ def export_adapter(model: LoadedModel, settings: AdapterTraining, out_dir: Path,
     segmenter = _trainable_copy(model, settings.adapter)
     best = load_file(str(out_dir / BEST))
     segmenter.load_state_dict(best, strict=False)
-    summary = json.loads((out_dir / "data.json").read_text())
+    summary = json.loads((out_dir / DATA).read_text())
     metrics = _best_metrics(out_dir)
     tensors, _ = save_adapter(
         dataclasses.replace(model, segmenter=segmenter.eval().requires_grad_(False)), destination,
@@ -267,7 +268,7 @@ def _augmented(
 def _best_metrics(out_dir: Path) -> dict:
     """The validation metrics of the best step, from the run's log."""
     best: dict = {}
-    for line in (out_dir / "log.jsonl").read_text().splitlines():
+    for line in (out_dir / LOG).read_text().splitlines():
         record = json.loads(line)
         if "val" in record and record["val"]["score"] > best.get("score", -np.inf):
             best = {**record["val"], "step": record["step"]}

@@ -20,10 +20,7 @@ import torch
 
 from ..images.atomic import atomic_path
 from ..jobs import Job, Progress
-
-CHECKPOINT = "checkpoint.pt"
-BEST = "best.safetensors"
-LOG = "log.jsonl"
+from .run_files import BEST, CHECKPOINT, LOG
 
 
 @dataclass(frozen=True)

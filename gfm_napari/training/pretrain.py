@@ -37,7 +37,7 @@ from ..images.atomic import atomic_path, atomic_write_text
 from ..jobs import Job, Progress
 from ..models import LoadedModel
 from ..models.encoder_files import save_encoder
-from .loop import LOG, warmup_cosine
+from .loop import warmup_cosine
 from .pretrain_data import UnlabelledPlanes
 from .pretrain_model import (
     FrozenTeacher,
@@ -49,12 +49,8 @@ from .pretrain_model import (
     masked_l1,
     random_masks,
 )
+from .run_files import CHECKPOINT, DONE, ENCODER, LOG, RUN
 
-CHECKPOINT = "checkpoint.pt"
-
-RUN = "run.json"
-ENCODER = "encoder"  # <run>/encoder.safetensors + encoder.json
-DONE = "done"
 RESUMABLE_CHANGES = ("steps", "checkpoint_every")  # settings a resumed run may change
 
 

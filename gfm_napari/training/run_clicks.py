@@ -17,8 +17,9 @@ from ..images.atomic import atomic_path, atomic_write_text
 from ..jobs import Job, Progress
 from ..models import LoadedModel
 from .clicks import ClickMix, click_step, trainable_parameters, validate_clicks
-from .loop import BEST, LoopConfig, finished_run, train_loop
+from .loop import LoopConfig, finished_run, train_loop
 from .recipe import build_objects, load_recipe
+from .run_files import BEST
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,29 @@
-"""Training runs on disk, for whoever launches and watches them (the dock, a script): the commands that start an
-adapter run or a pretraining run in a subprocess, their progress read back from the run folder's JSON-lines log,
-the adapters a folder holds for a base model, and a pretraining run's encoder.
+"""Training runs on disk, for whoever launches and watches them (the dock, a script): a run's folder and inputs
+prepared, the commands that start an adapter run or a pretraining run in a subprocess, their progress read back
+from the run folder's JSON-lines log, the adapters a folder holds for a base model, and a pretraining run's
+encoder.
 
-A run folder holds ``log.jsonl`` (one record per step: step, loss terms, lr, steps/s; one per validation:
-``{"step": n, "val": {...}}``), ``data.json`` (the data and settings, written before the first step),
-``checkpoint.pt`` (resume), ``best.safetensors`` and, once exported, ``<name>.safetensors`` + ``<name>.json``.
+The files of a run folder are named in :mod:`.run_files`; its log holds one record per step (step, loss terms,
+lr, steps/s) and one per validation (``{"step": n, "val": {...}}``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from ..errors import PromptError
+from ..images import Image, write_mask
 from ..models import LoadedModel
 from ..models.adapter_files import adapter_paths, is_adapter, read_sidecar
 from ..models.encoder_files import encoder_paths, is_encoder, read_encoder_sidecar
-from .loop import LOG
-from .pretrain import ENCODER
-
-ADAPTER_NAME = "adapter"  # the exported adapter of a run: <run>/adapter.safetensors + adapter.json
+from .run_files import ADAPTER, CHECKPOINT, DONE, ENCODER, LOG
 
 
 @dataclass
@@ -47,7 +49,7 @@ def adapter_command(
     """argv of ``gfm-napari train-adapter`` for ``model``'s weights, exporting to ``run_dir``/adapter."""
     return _gfm_napari(
         model, "train-adapter", "--preset", "adapter", "--image", str(image), "--label", str(labels), "--kind", kind,
-        "--steps", str(steps), "--out", str(run_dir), "--export", str(run_dir / ADAPTER_NAME),
+        "--steps", str(steps), "--out", str(run_dir), "--export", str(run_dir / ADAPTER),
     )
 
 
@@ -133,7 +135,7 @@ def read_progress(run_dir: Path, total: int = 0) -> RunProgress:
 
 def exported_adapter(run_dir: Path) -> Path | None:
     """The run's exported adapter file, or None before the export."""
-    tensors, _ = adapter_paths(run_dir / ADAPTER_NAME)
+    tensors, _ = adapter_paths(run_dir / ADAPTER)
     return tensors if tensors.is_file() and is_adapter(tensors) else None
 
 
@@ -164,6 +166,51 @@ def run_folder(folder: Path, stem: str) -> Path:
         run_dir = folder / (stem if number == 1 else f"{stem}-{number}")
         if not run_dir.exists():
             return run_dir
-        if not (run_dir / "done").exists():
+        if not (run_dir / DONE).exists():
             return run_dir
         number += 1
+
+
+def prepare_adapter_run(
+    base: LoadedModel | None, image: Image | None, labels: np.ndarray | None, *, kind: str, digest: str,
+    folder: Path,
+) -> tuple[LoadedModel, Path, Path, Path]:
+    """Write ``labels`` where a training subprocess reads them; (base model, image file, labels file, run folder)
+    for an adapter of ``kind`` trained over ``base``. The run folder under ``folder`` is named by the image's
+    ``digest`` and ``kind``, so a run for the same image and kind that was stopped before its end is resumed.
+    PromptError (with what to do) when there is nothing to train on."""
+    if image is None or base is None:
+        raise PromptError("open an image and wait for the model before training an adapter")
+    if image.is_lazy:
+        raise PromptError("adapters train on images held in memory, not on rasters read by windows")
+    if not training_source(image).exists():
+        raise PromptError("adapters train from the image's file: open it with gfm-napari (File ▸ Open)")
+    if labels is None or not labels.any():
+        raise PromptError("label a few slices first (accept some objects): the adapter learns from them")
+    run_dir = run_folder(folder, f"{digest[:12]}-{kind}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    suffix = ".nii.gz" if image.geometry.affine is not None else ".tif" if image.geometry.transform else ".png"
+    labels_path = write_mask(run_dir / f"labels{suffix}", labels, image)
+    return base, training_source(image), labels_path, run_dir
+
+
+def prepare_pretrain_run(
+    base: LoadedModel | None, data: Sequence[Path], folder: Path
+) -> tuple[LoadedModel, Path, bool]:
+    """(base model, run folder, resume) for pretraining ``base``'s encoder on ``data``. The run folder under
+    ``folder`` is named by a digest of the base model and the data, so pretraining them again resumes a run that
+    was stopped."""
+    if base is None:
+        raise PromptError("wait for the model to load before pretraining its encoder")
+    if not data:
+        raise PromptError("nothing to pretrain on: open an image, or add a folder of images to the list")
+    names = "\n".join([base.model_id, *sorted(str(Path(p).resolve()) for p in data)])
+    run_dir = run_folder(folder, hashlib.sha256(names.encode()).hexdigest()[:12])
+    return base, run_dir, (run_dir / CHECKPOINT).exists()
+
+
+def training_source(image: Image) -> Path:
+    """The file or folder a training subprocess reads ``image`` from: a DICOM series opened by one of its files is
+    read from its folder."""
+    source = image.source
+    return source.parent if source.is_file() and image.metadata.n_files > 1 else source

@@ -7,7 +7,8 @@ import torch
 from gfm_napari.cli import build_parser
 from gfm_napari.jobs import run
 from gfm_napari.training.clicks import ClickMix, click_step, trainable_parameters, validate_clicks
-from gfm_napari.training.loop import BEST, CHECKPOINT, LOG, LoopConfig, train_loop
+from gfm_napari.training.loop import LoopConfig, train_loop
+from gfm_napari.training.run_files import BEST, CHECKPOINT, LOG
 
 
 def _loop(segmenter, objects, out_dir, steps):

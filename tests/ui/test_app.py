@@ -3,6 +3,7 @@
 import pytest
 
 from gfm_napari.errors import ModelError
+from gfm_napari.models.registry import DEFAULT_MODEL, FALLBACK_MODEL
 from gfm_napari.ui import models
 
 
@@ -11,15 +12,15 @@ def test_the_default_model_is_the_click_trained_one_when_it_loads(monkeypatch, l
 
     def fake_load(name, **_):
         loaded.append(name)
-        if name == models.CLICKS_MODEL:
+        if name == DEFAULT_MODEL:
             raise ModelError("the click-trained decoder is missing")
         return litemedsam
 
     monkeypatch.setattr(models, "load_model", fake_load)
-    assert models.load_default().model is litemedsam and loaded == [models.CLICKS_MODEL, models.BASE_MODEL]
+    assert models.load_default().model is litemedsam and loaded == [DEFAULT_MODEL, FALLBACK_MODEL]
     monkeypatch.setattr(models, "load_model", lambda name, **_: loaded.append(name) or litemedsam)
     models.load_default()
-    assert loaded[-1] == models.CLICKS_MODEL
+    assert loaded[-1] == DEFAULT_MODEL
 
 
 @pytest.mark.gui

@@ -35,13 +35,13 @@ def test_a_trained_adapter_is_used_for_the_next_prompts(labelled_dock, qtbot):
     assert panel.progress.value() == 2 and panel.use_button.isEnabled()
     data = json.loads((panel.run_dir / "data.json").read_text())
     assert data["train_planes"] == 5 and data["validation_planes"] == 1  # 6 slices: 1-slice blocks, one validates
-    base_id = widget._predictor.model.model_id
+    base_id = widget.models.active.model.model_id
     panel.use_button.click()
-    qtbot.waitUntil(lambda: "+adapter-" in widget._predictor.model.model_id, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "+adapter-" in widget.models.active.model.model_id, timeout=WAIT_MS)
     wait_idle(qtbot, widget)
-    assert widget._predictor.model.model_id.startswith(base_id)
+    assert widget.models.active.model.model_id.startswith(base_id)
     assert "lora adapter" in widget.model_combo.currentText()
-    assert widget.session.predictor is widget._predictor  # the session segments with the adapter now
+    assert widget.session.predictor is widget.models.active  # the session segments with the adapter now
 
 
 def test_adapters_trained_before_are_offered_in_the_model_list(labelled_dock, open_ct, make_widget, qtbot):

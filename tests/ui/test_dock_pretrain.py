@@ -37,14 +37,14 @@ def test_a_pretrained_encoder_is_used_for_the_next_prompts(dock, ct_path, open_c
     assert "finished" in status and "step 2/2" in status and "L_MIM" in status and "L_feat" in status, status
     progress = read_pretrain_progress(panel.run_dir, 2)
     assert progress.processes == 1 and progress.l_mim[-1] > 0 and progress.l_feat[-1] > 0
-    base_id = widget._predictor.model.model_id
+    base_id = widget.models.active.model.model_id
     panel.use_button.click()
-    qtbot.waitUntil(lambda: "+encoder-" in widget._predictor.model.model_id, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "+encoder-" in widget.models.active.model.model_id, timeout=WAIT_MS)
     wait_idle(qtbot, widget)
-    assert widget._predictor.model.model_id.startswith(base_id + "+encoder-")
+    assert widget.models.active.model.model_id.startswith(base_id + "+encoder-")
     assert f"pretrained encoder ({panel.run_dir.name})" in widget.model_combo.currentText()
-    assert widget.session.predictor is widget._predictor  # the session segments with the new encoder now
-    assert widget._base_predictor().model.model_id == base_id  # adapters and pretraining go on from the base
+    assert widget.session.predictor is widget.models.active  # the session segments with the new encoder now
+    assert widget.models.base().model.model_id == base_id  # adapters and pretraining go on from the base
     later = make_widget(open_ct())  # another dock, the same recovery folder: the encoder is offered
     items = [later.model_combo.itemText(i) for i in range(later.model_combo.count())]
     assert any(f"pretrained encoder ({panel.run_dir.name})" in item for item in items), items

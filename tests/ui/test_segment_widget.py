@@ -105,19 +105,20 @@ def test_propagate_to_3d_fills_the_kidney_and_undoes_in_one_step(open_ct, make_w
 
 
 def test_a_bad_checkpoint_is_reported_and_the_session_is_kept(open_ct, make_widget, tmp_path, monkeypatch, qtbot):
+    import gfm_napari.ui.model_list as model_list
     import gfm_napari.ui.segment_widget as module
 
     errors = []
     monkeypatch.setattr(module, "show_error", errors.append)
     bad = tmp_path / "sam_vit_b_broken.pth"
     bad.write_bytes(b"not a checkpoint")
-    monkeypatch.setattr(module.QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
+    monkeypatch.setattr(model_list.QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
     viewer = open_ct()
     widget = make_widget(viewer)
     layers = [layer.name for layer in viewer.layers]
     predictor = widget.session.predictor
     items = [widget.model_combo.itemText(i) for i in range(widget.model_combo.count())]
-    assert items[-1] == module.LOAD_CHECKPOINT and not any("click" in item.lower() for item in items)
+    assert items[-1] == model_list.LOAD_CHECKPOINT and not any("click" in item.lower() for item in items)
     widget.model_combo.activated.emit(widget.model_combo.count() - 1)
     wait_idle(qtbot, widget)
     assert errors and "sam_vit_b_broken.pth" in errors[0] and "\n" not in errors[0]
