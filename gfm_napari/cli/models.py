@@ -63,11 +63,11 @@ def load(args: argparse.Namespace, *, fast: bool = True):
 
 
 def with_adapter(model, path: Path):
-    """``model`` with an encoder adapter (a file with a JSON sidecar) or prompt-path overlay weights."""
-    from ..models.adapter_files import is_adapter, load_adapter
-    from ..models.weights import file_sha256, load_overlay
+    """``model`` with an encoder adapter (a file with a JSON sidecar) or, for any other file, prompt-path overlay
+    weights."""
+    from ..models.extensions import Extension, describe, extend
 
-    if is_adapter(path):
-        return load_adapter(model, path)
-    load_overlay(model.segmenter, path, model_name=model.spec.name)
-    return dataclasses.replace(model, model_id=f"{model.model_id}+{file_sha256(path)[:8]}")
+    extension = describe(path)
+    if extension is None or extension.kind != "adapter":
+        extension = Extension("overlay", Path(path), model.model_id, model.spec.name)
+    return extend(model, extension)
