@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import PromptError
+from ..errors import GfmError, PromptError
 from . import arguments, models, progress
 from .outputs import check_output
 from .parser import add_deferred, quiet_option
@@ -76,6 +76,24 @@ def region(box, plane_shape: tuple[int, int]):
     return None if box is None else prompt_extent(Prompts(box=box))
 
 
+def _image(args: argparse.Namespace):
+    """``args.image``; a georeferenced raster over ``LARGE_RASTER_PIXELS`` is read by windows, and only a
+    --region of it is segmented (as the dock asks for a box)."""
+    from ..images.windowed import RasterFile
+
+    if args.image.suffix.lower() in (".tif", ".tiff"):
+        try:
+            raster = RasterFile.open(args.image)
+        except GfmError:  # no CRS (a plain TIFF), or unreadable: read_image reads it or says what is wrong
+            raster = None
+        if raster is not None and raster.is_large:
+            if args.region is None:
+                raise PromptError("this scene is too large to segment whole: give --region X0,Y0,X1,Y1 around the "
+                                  "part to segment")
+            return raster.image()
+    return read(args)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..engine.auto_file import auto_file_job
     from ..images import Plane, write_mask
@@ -86,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     automatic = settings(args)
     check_output(args.output, "-o", "a label map", suffixes=MASK_SUFFIXES,
                  inputs=[("the image", args.image), *models.model_inputs(args)])
-    image = read(args)
+    image = _image(args)
     check_mask_output(args.output, image)
     if args.propagate and image.spatial_ndim != 3:
         raise PromptError("--propagate needs a volume (3D image)")

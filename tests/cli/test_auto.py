@@ -7,6 +7,7 @@ import nibabel as nib
 import numpy as np
 import pyogrio
 import pytest
+from rasterio import open as rasterio_open
 
 from gfm_napari.cli import main
 from gfm_napari.evaluation.automatic import match_objects, truth_objects
@@ -65,3 +66,36 @@ def test_peer_goes_with_auto(shared_data, capsys):
     assert main(["evaluate", "--peer", "--image", str(data / "example_ct_sm.nii.gz"), "--label",
                  str(data / "example_seg.nii.gz")]) == 2
     assert "--peer goes with --auto" in capsys.readouterr().err
+
+
+@pytest.fixture
+def huge_scene(shared_data, tmp_path, monkeypatch):
+    """The Atlanta tile tiled 2 x 2 (1300 px a side), with the size limit lowered to 1 Mpx so that it counts as a
+    scene too large to read whole."""
+    monkeypatch.setattr("gfm_napari.images.windowed.LARGE_RASTER_PIXELS", 1024 * 1024)
+    path = tmp_path / "atlanta_2x2.tif"
+    with rasterio_open(shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif") as src:
+        scene = src.read(1)
+        profile = {**src.profile, "height": 2 * scene.shape[0], "width": 2 * scene.shape[1], "tiled": True,
+                   "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
+    with rasterio_open(path, "w", **profile) as dst:
+        dst.write(np.tile(scene, (2, 2)), 1)
+    return path
+
+
+def test_auto_on_a_scene_too_large_to_read_whole_asks_for_a_region(huge_scene, tmp_path, capsys):
+    assert main(["auto", str(huge_scene), "-o", str(tmp_path / "all.tif")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: this scene is too large to segment whole: give --region X0,Y0,X1,Y1 around the part to "
+        "segment")
+    assert not (tmp_path / "all.tif").exists()
+
+
+def test_auto_on_a_region_of_a_scene_too_large_to_read_whole_writes_the_region_objects(huge_scene, tmp_path):
+    out = tmp_path / "region.tif"
+    assert main(["auto", str(huge_scene), "--region", "0,0,255,255", "-q", "-o", str(out)]) == 0
+    with rasterio_open(out) as written, rasterio_open(huge_scene) as scene:
+        assert (written.crs, written.transform, written.shape) == (scene.crs, scene.transform, scene.shape)
+        labels = written.read(1)
+    assert labels[:256, :256].max() >= 12  # measured 19 objects on the same region of the tile itself
+    assert not labels[256:, :].any() and not labels[:, 256:].any()
