@@ -58,7 +58,7 @@ def click_the_liver_and_close(viewer, widget) -> None:
 def gfm_napari_command() -> int:
     import napari
 
-    from gfm_napari import app
+    from gfm_napari.ui import app
 
     def event_loop_until_clicked() -> None:  # in place of napari.run(): the same widgets, driven to one click
         viewer = napari.current_viewer()
