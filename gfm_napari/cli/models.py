@@ -32,6 +32,9 @@ def add_model_options(parser: argparse.ArgumentParser, default: str | None = Non
     level, width = DEFAULT_CT_WINDOW
     parser.add_argument("--window", type=window, help=f"CT window LEVEL,WIDTH in HU (default {level:g},{width:g})")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--precision", choices=["float", "int8"], default="float",
+                        help="int8: the image encoder's matrix products in 8 bits on the CPU (LiteMedSAM models): "
+                        "faster encoding, masks within 0.01 Dice of float where measured; default: float")
     parser.add_argument("--click-strategy", choices=["direct", "box-search"],
                         help="an object's first click: decode it as is (direct), or search square boxes centred on it "
                         "and keep the one most consistent with its mask (box-search); default: direct")
@@ -50,7 +53,8 @@ def load(args: argparse.Namespace, *, fast: bool = True):
     """The model the options name, with its --click-strategy, --zoom and --encoder."""
     from ..models import DEFAULT_MODEL, load_model
 
-    model = load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast)
+    model = load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast,
+                       precision=getattr(args, "precision", "float"))
     if getattr(args, "click_strategy", None) is not None:
         model = dataclasses.replace(model, click_strategy=args.click_strategy)
     if getattr(args, "zoom", None) is not None:

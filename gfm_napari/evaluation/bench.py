@@ -68,6 +68,10 @@ def bench_job(
     if model.device.type == "cpu":
         plain = load_model(model.spec.name, checkpoint=_checkpoint(model), device="cpu", fast=False)
         contenders["ours_plain_path"] = _ours(plain, image, axis, index, normalization, point)
+    other = _other_precision(model)
+    if other is not None:
+        twin = load_model(model.spec.name, checkpoint=_checkpoint(model), device="cpu", precision=other)
+        contenders[f"ours_{other}"] = _ours(twin, image, axis, index, normalization, point)
     limits = {}
     if peers:
         from . import peers as peer
@@ -101,6 +105,11 @@ def bench_job(
     }
     if "ours_plain_path" in results:
         report["ours_plain_path"] = results.pop("ours_plain_path")
+    if other is not None:
+        twin_report = results.pop(f"ours_{other}")
+        twin_report["encoder_vs_ours"] = round(
+            twin_report["encoder"]["median_ms"] / report["ours"]["encoder"]["median_ms"], 3)
+        report[f"ours_{other}"] = twin_report
     yield Progress(4, stages, "measuring the roofline")
     gflop = encoder_gflop(model.segmenter.image_encoder, model.spec.input_size)
     rate = matmul_gflops()
@@ -133,8 +142,17 @@ def _ours(model: LoadedModel, image: Image, axis, index, normalization, point) -
         predictor.cache.clear()
         return predictor.embed(image, axis, next(planes), normalization=normalization)
 
-    name = "gfm-napari" + ("" if model.segmenter.channels_last else " (plain reference path)")
+    name = "gfm-napari" + ("" if model.segmenter.channels_last else " (plain reference path)") + (
+        " (8-bit encoder)" if model.precision == "int8" else "")
     return Contender(name, encode, lambda: predictor.predict_prompts(embedding, prompts), {})
+
+
+def _other_precision(model: LoadedModel) -> str | None:
+    """The precision timed beside ``model``'s: int8 beside float and back, where both can run (the CPU fast path
+    of a LiteMedSAM model)."""
+    if model.device.type != "cpu" or model.spec.preprocessing != "minmax" or not model.segmenter.channels_last:
+        return None
+    return "int8" if model.precision == "float" else "float"
 
 
 def _checkpoint(model: LoadedModel):

@@ -110,13 +110,14 @@ def _is_exact_gelu(module: nn.Module) -> bool:
     return isinstance(module, nn.GELU) and module.approximate == "none"
 
 
-def accelerate(segmenter: nn.Module, model_id: str | None = None) -> nn.Module:
+def accelerate(segmenter: nn.Module, model_id: str | None = None, precision: str = "float") -> nn.Module:
     """Switch ``segmenter`` (a :class:`~gfm_napari.models.segmenter.Segmenter`, weights loaded, eval mode) to
     the fast inference path in place; returns it.
 
     The TinyViT (LiteMedSAM) encoder is made channels-last; on the CPU, with ``model_id`` given, it runs on ONNX
     Runtime (:mod:`.onnx_encoder`, which folds Conv+BN itself; PyTorch stays the fallback). Parameter names and
     values are untouched, so a state dict saved from an accelerated model loads into a plain one.
+    ``precision="int8"``: the ONNX Runtime encoder runs its matrix products in 8 bits (:mod:`.onnx_encoder`).
     """
     if not isinstance(segmenter.mask_decoder, ChannelsLastMaskDecoder):
         segmenter.mask_decoder = ChannelsLastMaskDecoder.from_decoder(segmenter.mask_decoder)
@@ -125,15 +126,15 @@ def accelerate(segmenter: nn.Module, model_id: str | None = None) -> nn.Module:
         encoder.to(memory_format=torch.channels_last)
         segmenter.channels_last = True
         if model_id is not None and segmenter.device.type == "cpu":
-            segmenter.encoder_runtime = _onnx_runtime(encoder, model_id, segmenter.input_size)
+            segmenter.encoder_runtime = _onnx_runtime(encoder, model_id, segmenter.input_size, precision)
     return segmenter
 
 
-def _onnx_runtime(encoder: nn.Module, model_id: str, input_size: int):
+def _onnx_runtime(encoder: nn.Module, model_id: str, input_size: int, precision: str):
     try:
         from gfm_napari.models.onnx_encoder import OnnxEncoder
 
-        return OnnxEncoder.for_encoder(encoder, model_id, input_size)
+        return OnnxEncoder.for_encoder(encoder, model_id, input_size, precision)
     except Exception as error:  # no onnxruntime wheel for this platform, a failed export...: PyTorch still works
         warnings.warn(f"ONNX Runtime encoder unavailable ({type(error).__name__}: {error}); using PyTorch",
                       RuntimeWarning, stacklevel=3)

@@ -112,5 +112,5 @@ def derived_model(model: LoadedModel, segmenter: nn.Module, model_id: str) -> Lo
         from gfm_napari.models.fast import accelerate
 
         segmenter.encoder_runtime = None
-        accelerate(segmenter, model_id)
+        accelerate(segmenter, model_id, model.precision)
     return dataclasses.replace(model, segmenter=segmenter, model_id=model_id)

@@ -55,21 +55,23 @@ class OnnxEncoder:
         self._versions = _versions(encoder)
 
     @classmethod
-    def for_encoder(cls, encoder: nn.Module, model_id: str, input_size: int) -> OnnxEncoder:
-        """Load the cached export of ``encoder`` (model ``model_id``), exporting it first if there is none."""
+    def for_encoder(cls, encoder: nn.Module, model_id: str, input_size: int, precision: str = "float") -> OnnxEncoder:
+        """Load the cached export of ``encoder`` (model ``model_id``), exporting it first if there is none.
+
+        ``precision="int8"``: the export's MatMul and Gemm nodes (attention, MLPs: most of TinyViT's work) quantized
+        to 8 bits by ONNX Runtime's dynamic quantization (weights per tensor, activations per batch at run time;
+        convolutions stay float), cached under the model id the caller gives it (with its ``+int8``)."""
         import onnxruntime
 
         name = f"{model_id}-r{EXPORT_REVISION}-torch{torch.__version__}-ort{onnxruntime.__version__}.onnx"
         path = cache_dir() / "onnx" / name.replace("+", "_")
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp, warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # tracer notes on shape-dependent padding (the input size is fixed)
-                torch.onnx.export(
-                    encoder, (torch.zeros(1, 3, input_size, input_size),), str(tmp), input_names=["images"],
-                    output_names=["embeddings"], dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
-                    opset_version=18, dynamo=False,
-                )
+            with atomic_path(path) as tmp:
+                if precision == "int8":
+                    _export_int8(encoder, input_size, tmp)
+                else:
+                    _export(encoder, input_size, tmp)
         return cls(encoder, path, torch.get_num_threads())
 
     def is_current(self) -> bool:
@@ -86,6 +88,34 @@ class OnnxEncoder:
     def __call__(self, images: Tensor) -> Tensor:
         array = np.ascontiguousarray(images.detach().cpu().numpy(), dtype=np.float32)
         return torch.from_numpy(self._session.run(None, {"images": array})[0])
+
+
+def _export(encoder: nn.Module, input_size: int, path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes on shape-dependent padding (the input size is fixed)
+        torch.onnx.export(
+            encoder, (torch.zeros(1, 3, input_size, input_size),), str(path), input_names=["images"],
+            output_names=["embeddings"], dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
+            opset_version=18, dynamo=False,
+        )
+
+
+def _export_int8(encoder: nn.Module, input_size: int, path: Path) -> None:
+    """The float export, then its matrix products quantized to 8 bits (signed weights and activations)."""
+    import logging
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as folder:
+        float_path = Path(folder) / "float.onnx"
+        _export(encoder, input_size, float_path)
+        quiet = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process the graph (shape inference) first
+        try:
+            quantize_dynamic(float_path, path, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+        finally:
+            logging.getLogger().setLevel(quiet)
 
 
 def _versions(module: nn.Module) -> tuple[int, ...]:

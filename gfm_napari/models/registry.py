@@ -105,6 +105,7 @@ class LoadedModel:
     weights_path: Path
     click_strategy: str = "direct"  # how predictors answer an object's first click (engine.predictor.Predictor)
     zoom: bool = True  # large planes segmented in working windows around the prompts (engine.zoom)
+    precision: str = "float"  # "int8": the CPU encoder's matrix products in 8 bits (models.onnx_encoder)
 
 
 def _packaged_litemedsam_weights() -> Path:
@@ -202,6 +203,7 @@ def load_model(
     checkpoint: str | Path | None = None,
     device: str | torch.device | None = None,
     fast: bool = True,
+    precision: str = "float",
 ) -> LoadedModel:
     """Build model ``name``, load its weights strictly and prepare it for inference.
 
@@ -212,11 +214,14 @@ def load_model(
         device: ``"cpu"``, ``"cuda"``, ``"mps"`` ...; None picks the best available (see :func:`pick_device`).
         fast: the inference fast path (:func:`gfm_napari.models.fast.accelerate`: same masks, faster);
             False keeps the modules exactly as in the checkpoint (reference path, encoder training).
+        precision: ``"float"``, or ``"int8"``: the encoder's matrix products in 8 bits on ONNX Runtime (CPU fast
+            path of a TinyViT model only); the model id gets ``+int8``, so cached embeddings never mix the two.
     Raises:
         ModelError: unknown model, device not available, checkpoint missing / unreadable / not matching.
     """
     spec = get_spec(name)
     dev = pick_device(device)
+    check_precision(precision, spec, dev, fast)
     if checkpoint is not None:
         path = Path(checkpoint).expanduser()
     elif spec.default_weights is not None:
@@ -230,8 +235,23 @@ def load_model(
         overlay = spec.overlay_weights()
         load_overlay(segmenter, overlay, model_name=name)
         model_id += f"+{file_sha256(overlay)[:8]}"
+    if precision != "float":
+        model_id += f"+{precision}"
     segmenter.eval().requires_grad_(False)
     segmenter.to(dev)
     if fast:
-        accelerate(segmenter, model_id)
-    return LoadedModel(spec=spec, segmenter=segmenter, device=dev, model_id=model_id, weights_path=path.resolve())
+        accelerate(segmenter, model_id, precision)
+    return LoadedModel(spec=spec, segmenter=segmenter, device=dev, model_id=model_id, weights_path=path.resolve(),
+                       precision=precision)
+
+
+PRECISIONS = ("float", "int8")
+
+
+def check_precision(precision: str, spec: ModelSpec, device: torch.device, fast: bool) -> None:
+    """ModelError unless ``precision`` can run: 8 bits only on the CPU fast path (ONNX Runtime) of LiteMedSAM's
+    TinyViT encoder."""
+    if precision not in PRECISIONS:
+        raise ModelError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "int8" and (device.type != "cpu" or not fast or spec.preprocessing != "minmax"):
+        raise ModelError("8-bit inference runs on the CPU with LiteMedSAM models only; use --precision float")
