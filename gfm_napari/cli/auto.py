@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import GfmError, PromptError
+from ..errors import PromptError
 from . import arguments, models, progress
 from .outputs import check_output
 from .parser import add_deferred, quiet_option
@@ -79,19 +79,15 @@ def region(box, plane_shape: tuple[int, int]):
 def _image(args: argparse.Namespace):
     """``args.image``; a georeferenced raster over ``LARGE_RASTER_PIXELS`` is read by windows, and only a
     --region of it is segmented (as the dock asks for a box)."""
-    from ..images.windowed import RasterFile
+    from ..images.windowed import large_raster
 
-    if args.image.suffix.lower() in (".tif", ".tiff"):
-        try:
-            raster = RasterFile.open(args.image)
-        except GfmError:  # no CRS (a plain TIFF), or unreadable: read_image reads it or says what is wrong
-            raster = None
-        if raster is not None and raster.is_large:
-            if args.region is None:
-                raise PromptError("this scene is too large to segment whole: give --region X0,Y0,X1,Y1 around the "
-                                  "part to segment")
-            return raster.image()
-    return read(args)
+    raster = large_raster(args.image)
+    if raster is None:
+        return read(args)
+    if args.region is None:
+        raise PromptError("this scene is too large to segment whole: give --region X0,Y0,X1,Y1 around the part to "
+                          "segment")
+    return raster.image()
 
 
 def run(args: argparse.Namespace) -> int:

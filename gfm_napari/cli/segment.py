@@ -154,19 +154,17 @@ def correct(args: argparse.Namespace) -> int:
 def is_large_raster(args: argparse.Namespace) -> bool:
     """Segment by windows and tiles: --tile, or a georeferenced raster over LARGE_RASTER_PIXELS. A TIFF without a
     CRS (a plain image) is read whole, like a PNG."""
-    from ..images.windowed import RasterFile
+    from ..images.windowed import RasterFile, large_raster
 
+    if args.tile is None:
+        return large_raster(args.image) is not None
     if args.image.suffix.lower() not in (".tif", ".tiff"):
-        if args.tile is not None:
-            raise PromptError("--tile applies to GeoTIFF rasters only")
-        return False
+        raise PromptError("--tile applies to GeoTIFF rasters only")
     try:
-        raster = RasterFile.open(args.image)
+        RasterFile.open(args.image)
     except GfmError as error:
-        if args.tile is not None:
-            raise GfmError(f"--tile: {error}") from None
-        return False  # no CRS (a plain TIFF), or unreadable: read_image reads it or says what is wrong
-    return args.tile is not None or raster.is_large
+        raise GfmError(f"--tile: {error}") from None
+    return True
 
 
 def segment_tiled(args: argparse.Namespace, points, labels, names) -> int:

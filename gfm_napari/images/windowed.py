@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gfm_napari.errors import ImageReadError
+from gfm_napari.errors import GfmError, ImageReadError
 from gfm_napari.images._reading import existing_file, native_byte_order, one_line
 from gfm_napari.images.geometry import Geometry
 from gfm_napari.images.image import Image, ImageMetadata, LazyArray
@@ -205,6 +205,19 @@ class DisplayLevel(LazyArray):
 
     def sample(self) -> np.ndarray:
         return self.level.sample()
+
+
+def large_raster(path: str | os.PathLike[str]) -> RasterFile | None:
+    """The georeferenced raster at ``path`` when it is too large to read whole (:attr:`RasterFile.is_large`);
+    None for any other file (another format, a TIFF without a CRS, an unreadable one: :func:`read_image` reads it
+    or says what is wrong)."""
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        return None
+    try:
+        raster = RasterFile.open(path)
+    except GfmError:
+        return None
+    return raster if raster.is_large else None
 
 
 def raster_of(image: Image) -> RasterFile | None:

@@ -40,13 +40,7 @@ def read_layers(path: str | list[str]) -> list[tuple]:
 
 def _read(target: str | list[Path]):
     from ..images import read_image
-    from ..images.windowed import RasterFile
+    from ..images.windowed import large_raster
 
-    if isinstance(target, str) and target.lower().endswith((".tif", ".tiff")):
-        try:
-            raster = RasterFile.open(target)
-        except GfmError:  # no CRS (a plain TIFF) or unreadable: read_image says which
-            raster = None
-        if raster is not None and raster.is_large:
-            return raster.image()
-    return read_image(target)
+    raster = large_raster(target) if isinstance(target, str) else None
+    return raster.image() if raster is not None else read_image(target)
