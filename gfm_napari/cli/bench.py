@@ -33,7 +33,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation.bench import bench_job
     from ..jobs import run as run_job
     from ..samples import sample_path
 
@@ -43,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output, "-o", "the JSON report", suffixes=(".json",),
                  inputs=[("the image", args.image), ("--ct-series", args.ct_series), ("--ct-labels", args.ct_labels),
                          *models.model_inputs(args)])
+    from ..evaluation.bench import bench_job  # torch and the profiler's imports only once the arguments are good
+
     image = read_image(args.image if args.image else sample_path("ct"))
     model = models.load(args)
     with progress.bar(args, "bench") as bar:
