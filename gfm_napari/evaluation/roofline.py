@@ -21,13 +21,24 @@ def encoder_gflop(encoder: torch.nn.Module, input_size: int) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 8) -> float:
-    """Best float32 GFLOP/s of a ``size``² matrix product on the CPU with torch's current thread count."""
-    a, b = torch.rand(size, size), torch.rand(size, size)
+def matmul_gflops(device: torch.device | str = "cpu", size: int = 2048, repeats: int = 8) -> float:
+    """Best float32 GFLOP/s of a ``size``² matrix product on ``device`` (the CPU: with torch's current thread count;
+    a GPU: with torch's current float32 matmul settings, as the encoder runs)."""
+    device = torch.device(device)
+    a, b = torch.rand(size, size, device=device), torch.rand(size, size, device=device)
     torch.mm(a, b)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         torch.mm(a, b)
+        wait_for(device)
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
+
+
+def wait_for(device: torch.device) -> None:
+    """Wait until the work queued on ``device`` is done (GPU calls return before their kernels finish)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

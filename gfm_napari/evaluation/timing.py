@@ -9,11 +9,13 @@ import numpy as np
 
 
 def interleaved_ms(
-    works: Mapping[str, Callable[[], object]], rounds: int, *, warmup: int = 1, limits: Mapping[str, int] = {}
+    works: Mapping[str, Callable[[], object]], rounds: int, *, warmup: int = 1, limits: Mapping[str, int] = {},
+    wait: Callable[[], None] = lambda: None,
 ) -> dict[str, list[float]]:
     """Wall-clock milliseconds of each work, called in turn within each of ``rounds`` rounds (after ``warmup``
     untimed rounds), so that a slow spell of a shared machine falls on all of them alike. ``limits[name]`` caps
-    the rounds of an expensive work."""
+    the rounds of an expensive work; ``wait`` runs inside each timed span, after the work (a GPU's: until its
+    kernels are done)."""
     for _ in range(warmup):
         for work in works.values():
             work()
@@ -23,6 +25,7 @@ def interleaved_ms(
             if round_index < limits.get(name, rounds):
                 start = time.perf_counter()
                 work()
+                wait()
                 times[name].append(1000.0 * (time.perf_counter() - start))
     return times
 

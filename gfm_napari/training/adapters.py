@@ -242,7 +242,8 @@ def _plane_objects(
         if not targets:
             continue
         with torch.no_grad():
-            prefix = forward_prefix(encoder, predictor.preprocess(pixels), start).to(torch.float16)
+            pixels_in = predictor.preprocess(pixels).to(predictor.model.device)
+            prefix = forward_prefix(encoder, pixels_in, start).to(torch.float16)
         name = f"{item.image.source.name} axis {plane.axis} slice {plane.index} variant {variant}"
         objects += [TrainingObject(prefix, mask, item.image.modality, "labels", f"{name} label {label_id}")
                     for label_id, mask in targets]

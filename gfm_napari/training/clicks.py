@@ -113,7 +113,7 @@ class Prompt:
         """The mask the IoU head ranks first (bool, decoder frame) and its logits (1, 1, L, L), without gradients."""
         logits, iou_pred = self.decode(segmenter, embedding)
         best = int(torch.argmax(iou_pred[0]))
-        return logits[0, best].numpy() > 0, logits[:, best : best + 1]
+        return logits[0, best].cpu().numpy() > 0, logits[:, best : best + 1]
 
 
 def object_loss(logits: torch.Tensor, iou_pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -148,7 +148,8 @@ def click_step(
                 break
             prompt.mask_input = logits if rng.random() < mix.feed_logits else None
         logits, iou_pred = prompt.decode(segmenter, embedding)
-        terms = object_loss(logits[0], iou_pred[0], torch.from_numpy(obj.target.astype(np.float32)))
+        target = torch.from_numpy(obj.target.astype(np.float32)).to(logits.device)
+        terms = object_loss(logits[0], iou_pred[0], target)
         for k, v in terms.items():
             totals[k] = totals.get(k, 0) + v / len(objects)
     return totals

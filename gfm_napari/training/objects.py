@@ -104,22 +104,24 @@ def distilled_objects(
     indices: Sequence[int | None],
     boxes_per_plane: int,
     rng: np.random.Generator,
+    box_sides: tuple[float, float] = (0.08, 0.5),
     min_score: float = 0.75,
 ) -> Iterator[TrainingObject]:
-    """The base model's masks for random boxes, kept when confident, compact and well inside the box."""
+    """The base model's masks for random boxes (sides drawn from ``box_sides``, fractions of the plane's shorter
+    side), kept when confident, compact and well inside the box."""
     segmenter = predictor.model.segmenter
     spec = predictor.model.spec
     frame = 4 * spec.embedding_size
     for index in indices:
         embedding = predictor.embed(image, axis, index, normalization=normalization)
         rows, cols = ResizeLongestSide(embedding.plane_shape, spec.input_size).resized_shape
-        boxes = _random_boxes(rng, boxes_per_plane, rows, cols)
+        boxes = _random_boxes(rng, boxes_per_plane, rows, cols, box_sides)
         with torch.inference_mode():
             logits, scores = segmenter.decode(embedding.features, boxes=torch.as_tensor(boxes, dtype=torch.float32))
         half = _half(embedding.features)
         scale = frame / spec.input_size
         for box, logit, score in zip(boxes, logits[:, 0], scores[:, 0]):
-            mask = _largest_component(logit.numpy() > 0)
+            mask = _largest_component(logit.cpu().numpy() > 0)
             x0, y0, x1, y1 = (box * scale).round().astype(int)
             box_area = max((x1 - x0) * (y1 - y0), 1)
             if float(score) < min_score or mask is None or not 0.15 <= mask.sum() / box_area <= 0.95:
@@ -127,10 +129,13 @@ def distilled_objects(
             yield TrainingObject(half, mask, domain, "self-distillation", f"{image.source.name} axis {axis} slice {index}")
 
 
-def _random_boxes(rng: np.random.Generator, count: int, rows: int, cols: int) -> np.ndarray:
-    """Boxes of 8–50 % of the plane's shorter side, anywhere inside (rows, cols) of the model input."""
+def _random_boxes(
+    rng: np.random.Generator, count: int, rows: int, cols: int, sides: tuple[float, float]
+) -> np.ndarray:
+    """Boxes whose width is a fraction in ``sides`` of the plane's shorter side (log-uniform, so small objects get
+    as many as large ones), anywhere inside (rows, cols) of the model input."""
     side = min(rows, cols)
-    width = rng.uniform(0.08, 0.5, count) * side
+    width = np.exp(rng.uniform(np.log(sides[0]), np.log(sides[1]), count)) * side
     height = width * np.exp(rng.uniform(-0.5, 0.5, count))
     x0 = rng.uniform(0, np.maximum(cols - width, 1))
     y0 = rng.uniform(0, np.maximum(rows - height, 1))

@@ -95,19 +95,20 @@ class Distributed:
     local_rank: int = 0
 
     @classmethod
-    def from_environment(cls) -> Distributed:
-        """Reads torchrun's RANK / WORLD_SIZE / LOCAL_RANK and, for several processes, joins the process group
-        (nccl when this process has a GPU, else gloo)."""
+    def from_environment(cls, device: torch.device) -> Distributed:
+        """Reads torchrun's RANK / WORLD_SIZE / LOCAL_RANK and, for several processes, joins the process group:
+        nccl with a GPU each when ``device`` is CUDA, else gloo (CPU processes, also on a machine with GPUs)."""
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world == 1:
             return cls()
         import torch.distributed as dist
 
         local = int(os.environ.get("LOCAL_RANK", "0"))
-        if torch.cuda.is_available():
+        on_gpus = device.type == "cuda"
+        if on_gpus:
             torch.cuda.set_device(local)
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            dist.init_process_group("nccl" if on_gpus else "gloo")
         return cls(dist.get_rank(), world, local)
 
     @property

@@ -2,7 +2,9 @@
 
 Entry keys: ``image`` (path relative to the data root), optional ``labels``, ``domain`` (CT, MR, raster),
 ``axes`` (ints or "axial") and ``planes_per_axis`` for volumes, ``tile`` (pixel size) for large 2D rasters,
-``distill_boxes`` (random boxes per plane whose base-model masks become extra targets).
+``distill_boxes`` (random boxes per plane whose base-model masks become extra targets) and ``distill_box_sides``
+(their widths' range, as fractions of the plane's shorter side; default 0.08-0.5). A raster cut into ``tile``: 256
+tiles is seen at native resolution, as the click path's first working window sees it (:mod:`..engine.zoom`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def build_objects(
                     objects += distilled_objects(
                         predictor, part, normalization=normalization, domain=entry["domain"], axis=axis,
                         indices=indices, boxes_per_plane=boxes, rng=rng,
+                        box_sides=tuple(entry.get("distill_box_sides", (0.08, 0.5))),
                     )
     return objects
 

