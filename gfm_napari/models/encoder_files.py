@@ -9,6 +9,7 @@ under a new ``model_id``, ``<base id>+encoder-<8 hex>``, so embeddings of the ba
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -64,4 +65,5 @@ def load_encoder(model: LoadedModel, path: str | Path) -> LoadedModel:
     check_state_dict(expected, state, source=encoder_paths(path)[0].name, model_name=model.model_id)
     segmenter = copy.deepcopy(model.segmenter)
     segmenter.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=False)
-    return derived_model(model, segmenter, f"{model.model_id}+encoder-{digest[:8]}")
+    derived = derived_model(model, segmenter, f"{model.model_id}+encoder-{digest[:8]}")
+    return dataclasses.replace(derived, encoder_file=encoder_paths(path)[0])

@@ -106,6 +106,8 @@ class LoadedModel:
     click_strategy: str = "direct"  # how predictors answer an object's first click (engine.predictor.Predictor)
     zoom: bool = True  # large planes segmented in working windows around the prompts (engine.zoom)
     precision: str = "float"  # "int8": the CPU encoder's matrix products in 8 bits (models.onnx_encoder)
+    encoder_file: Path | None = None  # a pretrained encoder put on the base (models.encoder_files); runs started
+    # from this model (training.runs) are given it too
 
 
 def _packaged_litemedsam_weights() -> Path:

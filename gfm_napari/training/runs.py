@@ -79,10 +79,13 @@ def pretrain_command(
 
 
 def _gfm_napari(model: LoadedModel, command: str, *options: str) -> list[str]:
-    """argv of ``python -m gfm_napari COMMAND OPTIONS`` run with ``model``'s weights on its device."""
+    """argv of ``python -m gfm_napari COMMAND OPTIONS`` run with ``model``'s weights on its device, over its
+    pretrained encoder when it has one (an adapter trained over it then records that encoder's model id)."""
     argv = [sys.executable, "-m", "gfm_napari", command, *options, "--model", model.spec.name,
             "--device", model.device.type]
-    return argv + (["--checkpoint", str(model.weights_path)] if model.spec.needs_checkpoint else [])
+    if model.spec.needs_checkpoint:
+        argv += ["--checkpoint", str(model.weights_path)]
+    return argv + ([] if model.encoder_file is None else ["--encoder", str(model.encoder_file)])
 
 
 def read_pretrain_progress(run_dir: Path, total: int = 0) -> PretrainProgress:

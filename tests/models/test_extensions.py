@@ -81,3 +81,17 @@ def test_an_incomplete_adapter_sidecar_is_refused(tmp_path):
     (tmp_path / "broken.json").write_text(json.dumps({"format": "gfm-napari-adapter/1"}))
     with pytest.raises(ModelError, match="broken.json is not a gfm-napari-adapter/1 sidecar"):
         describe(tmp_path / "broken.safetensors")
+
+
+def test_a_model_over_a_pretrained_encoder_starts_its_training_runs_over_that_encoder(base, encoder, tmp_path):
+    from gfm_napari.cli import build_parser
+    from gfm_napari.training.runs import adapter_command, pretrain_command
+
+    pretrained = extend(base, describe(encoder))
+    assert pretrained.encoder_file == encoder and base.encoder_file is None
+    argv = adapter_command(pretrained, Path("ct.nii.gz"), Path("labels.nii.gz"), tmp_path, kind="lora", steps=5)
+    args = build_parser().parse_args(argv[3:])  # after "python -m gfm_napari", as the dock's subprocess parses it
+    assert args.encoder == encoder and args.model == "litemedsam"
+    assert "--encoder" not in adapter_command(base, Path("ct.nii.gz"), Path("labels.nii.gz"), tmp_path, kind="lora",
+                                              steps=5)
+    assert pretrain_command(pretrained, [Path("scans")], tmp_path, steps=5)[-2:] == ["--encoder", str(encoder)]
