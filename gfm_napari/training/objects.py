@@ -132,10 +132,10 @@ def distilled_objects(
 def _random_boxes(
     rng: np.random.Generator, count: int, rows: int, cols: int, sides: tuple[float, float]
 ) -> np.ndarray:
-    """Boxes whose width is a fraction in ``sides`` of the plane's shorter side (log-uniform, so small objects get
-    as many as large ones), anywhere inside (rows, cols) of the model input."""
+    """Boxes whose width is a fraction in ``sides`` of the plane's shorter side (uniform, as the shipped click path
+    was trained), anywhere inside (rows, cols) of the model input."""
     side = min(rows, cols)
-    width = np.exp(rng.uniform(np.log(sides[0]), np.log(sides[1]), count)) * side
+    width = rng.uniform(sides[0], sides[1], count) * side
     height = width * np.exp(rng.uniform(-0.5, 0.5, count))
     x0 = rng.uniform(0, np.maximum(cols - width, 1))
     y0 = rng.uniform(0, np.maximum(rows - height, 1))

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Issue 19's proof: the click path on every domain, on images never used for its training or validation except
+# Atlanta (the recipe's validation tile). Per set: one-shot box and centre-click Dice, a random first click (seed 0),
+# and a simulated user (RITM rule, up to 20 prompts): mIoU@k, NoC@85/90.
+# Usage: [MODELS="litemedsam_clicks litemedsam_clicks:runs/x/new.safetensors"] [SETS="atlanta water ..."]
+#        bash benchmarks/clicks_heldapart.sh [DATA=../shared/data] [OUT=runs/clicks_heldapart]; then
+#        python benchmarks/clicks_heldapart_table.py OUT
+set -euo pipefail
+data=${1:-../shared/data}
+out=${2:-runs/clicks_heldapart}
+mkdir -p "$out"
+atlanta=(--image "$data/sat_spacenet_atlanta_buildings/sample_geotiff.tif"
+         --label "$data/sat_spacenet_atlanta_buildings/buildings_instances_derived.tif" --instances)
+water=(--image "$data/sat_sen1floods11_water_manual/Spain_7370579_S2Hand.tif"
+       --label "$data/sat_sen1floods11_water_manual/Spain_7370579_LabelHand.tif" --labels 1 --instances --min-pixels 500)
+brats=(--image "$data/mr_brats_tumour_manual/Flair_subtrMeanDivStd.nii.gz"
+       --label "$data/mr_brats_tumour_manual/OTMultiClass.nii.gz" --labels 1,2,4 --max-slices 4)
+lung=(--image "$data/radiomics_nrrd_manual/lung1_image_crop.nrrd" --label "$data/radiomics_nrrd_manual/lung1_label_crop.nrrd")
+ct=(--image "$data/dicom_ct_series_totalseg/series" --label "$data/dicom_ct_series_totalseg/example_seg_dicom.nii.gz"
+    --labels 1,5,6,52,63)
+for spec in ${MODELS:-litemedsam_clicks}; do
+  model=${spec%%:*}
+  name=$model
+  extra=()
+  if [[ $spec == *:* ]]; then
+    extra=(--adapter "${spec#*:}")
+    name=$(basename "${spec#*:}" .safetensors)
+  fi
+  for set in ${SETS:-atlanta water brats lung ct}; do
+    declare -n args=$set
+    run=(gfm-napari -q evaluate "${args[@]}" --model "$model" "${extra[@]}")
+    "${run[@]}" --prompt box --prompt click -o "$out/$name-$set-oneshot.json" >/dev/null
+    "${run[@]}" --prompt click --first-click random --seed 0 -o "$out/$name-$set-random.json" >/dev/null
+    "${run[@]}" --clicks 20 -o "$out/$name-$set-clicks.json" >/dev/null
+    echo "done $name $set"
+  done
+done
