@@ -24,9 +24,9 @@ from ..engine.prompts import Prompts
 from ..images import Image, Plane, fit_normalization
 from ..jobs import Job, Progress, run
 from ..models import LoadedModel, load_model
-from .roofline import encoder_gflop, matmul_gflops, wait_for
+from .roofline import encoder_gflop, matmul_gflops
 from .peers import Contender
-from .timing import interleaved_ms, summary
+from .timing import interleaved_ms, summary, wait_for
 
 TARGETS = {
     "click_p95_ms": 50.0,  # absolute, on this machine

@@ -7,6 +7,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from .timing import wait_for
+
 
 def encoder_gflop(encoder: torch.nn.Module, input_size: int) -> float:
     """GFLOP (multiply and add counted as 2) of one pass of the PyTorch ``encoder`` on one [1, 3, S, S] input
@@ -34,11 +36,3 @@ def matmul_gflops(device: torch.device | str = "cpu", size: int = 2048, repeats:
         wait_for(device)
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
-
-
-def wait_for(device: torch.device) -> None:
-    """Wait until the work queued on ``device`` is done (GPU calls return before their kernels finish)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()

@@ -1,4 +1,5 @@
-"""Small timing helpers shared by the benchmarks: repeated wall-clock samples and their summary."""
+"""Small timing helpers shared by the benchmarks: repeated wall-clock samples, their summary, and waiting for a
+GPU's queued work so that a sample covers it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
+import torch
 
 
 def interleaved_ms(
@@ -38,3 +40,11 @@ def summary(times_ms: list[float]) -> dict:
         "p95_ms": round(float(np.percentile(times_ms, 95)), 2),
         "n": len(times_ms),
     }
+
+
+def wait_for(device: torch.device) -> None:
+    """Wait until the work queued on ``device`` is done (GPU calls return before their kernels finish)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

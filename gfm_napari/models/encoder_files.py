@@ -62,8 +62,9 @@ def load_encoder(model: LoadedModel, path: str | Path) -> LoadedModel:
     sidecar = read_encoder_sidecar(path)
     state, digest = read_pair_tensors(model, path, sidecar, sha_key=SHA_KEY, what="encoder")
     expected = {k: v for k, v in model.segmenter.state_dict().items() if k.startswith(PREFIX)}
-    check_state_dict(expected, state, source=encoder_paths(path)[0].name, model_name=model.model_id)
+    tensors_file = encoder_paths(path)[0]
+    check_state_dict(expected, state, source=tensors_file.name, model_name=model.model_id)
     segmenter = copy.deepcopy(model.segmenter)
     segmenter.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=False)
     derived = derived_model(model, segmenter, f"{model.model_id}+encoder-{digest[:8]}")
-    return dataclasses.replace(derived, encoder_file=encoder_paths(path)[0])
+    return dataclasses.replace(derived, encoder_file=tensors_file)

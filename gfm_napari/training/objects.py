@@ -94,6 +94,11 @@ def plane_targets(
                 yield int(label_id), mask
 
 
+DISTILL_BOX_SIDES = (0.08, 0.5)
+"""Default widths of the distillation boxes, as fractions of the plane's shorter side (a recipe's
+``distill_box_sides``)."""
+
+
 def distilled_objects(
     predictor: Predictor,
     image: Image,
@@ -104,7 +109,7 @@ def distilled_objects(
     indices: Sequence[int | None],
     boxes_per_plane: int,
     rng: np.random.Generator,
-    box_sides: tuple[float, float] = (0.08, 0.5),
+    box_sides: tuple[float, float] = DISTILL_BOX_SIDES,
     min_score: float = 0.75,
 ) -> Iterator[TrainingObject]:
     """The base model's masks for random boxes (sides drawn from ``box_sides``, fractions of the plane's shorter

@@ -20,7 +20,7 @@ from ..errors import GfmError
 from ..images import Image, axial_axis, fit_normalization, read_image
 from ..images.align import labels_on_grid
 from ..images.geometry import Geometry
-from .objects import TrainingObject, distilled_objects, labelled_objects, planes_with_labels
+from .objects import DISTILL_BOX_SIDES, TrainingObject, distilled_objects, labelled_objects, planes_with_labels
 
 
 def load_recipe(path: Path) -> dict:
@@ -58,7 +58,7 @@ def build_objects(
                     objects += distilled_objects(
                         predictor, part, normalization=normalization, domain=entry["domain"], axis=axis,
                         indices=indices, boxes_per_plane=boxes, rng=rng,
-                        box_sides=tuple(entry.get("distill_box_sides", (0.08, 0.5))),
+                        box_sides=tuple(entry.get("distill_box_sides", DISTILL_BOX_SIDES)),
                     )
     return objects
 
