@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The suite holds its figures to the float path; the automatic choice of 8 bits (gfm_napari.models.precision) and
+# the 8-bit path have their own tests (tests/models/test_int8.py), which set this themselves.
+os.environ.setdefault("GFM_NAPARI_PRECISION", "float")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -32,9 +32,10 @@ def add_model_options(parser: argparse.ArgumentParser, default: str | None = Non
     level, width = DEFAULT_CT_WINDOW
     parser.add_argument("--window", type=window, help=f"CT window LEVEL,WIDTH in HU (default {level:g},{width:g})")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
-    parser.add_argument("--precision", choices=["float", "int8"], default="float",
+    parser.add_argument("--precision", choices=["auto", "float", "int8"], default="auto",
                         help="int8: the image encoder's matrix products in 8 bits on the CPU (LiteMedSAM models): "
-                        "faster encoding, masks within 0.01 Dice of float where measured; default: float")
+                        "faster encoding, masks within 0.01 Dice of float where measured; auto (the default): int8 "
+                        "where the CPU has 8-bit dot products, else float; $GFM_NAPARI_PRECISION replaces auto's choice")
     parser.add_argument("--click-strategy", choices=["direct", "box-search"],
                         help="an object's first click: decode it as is (direct), or search square boxes centred on it "
                         "and keep the one most consistent with its mask (box-search); default: direct")
@@ -54,7 +55,7 @@ def load(args: argparse.Namespace, *, fast: bool = True):
     from ..models import DEFAULT_MODEL, load_model
 
     model = load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast,
-                       precision=getattr(args, "precision", "float"))
+                       precision=getattr(args, "precision", "auto"))
     if getattr(args, "click_strategy", None) is not None:
         model = dataclasses.replace(model, click_strategy=args.click_strategy)
     if getattr(args, "zoom", None) is not None:

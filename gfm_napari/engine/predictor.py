@@ -123,7 +123,7 @@ class Predictor:
         ]
 
     def key(self, plane: np.ndarray, axis: int | None, index: int | None, normalization: Normalization) -> CacheKey:
-        return CacheKey(digest_plane(plane), axis, index, self.model.model_id, normalization.describe())
+        return CacheKey(digest_plane(plane), axis, index, self.model.cache_id, normalization.describe())
 
     def is_cached(
         self, image: Image, axis: int | None, index: int | None, normalization: Normalization,

@@ -110,7 +110,7 @@ def evaluate_auto_job(
     yield Progress(len(planes), len(planes), "done")
     report = {
         "image": image.source.name,
-        "model": model.model_id,
+        "model": model.cache_id,
         "axis": setting.axis,
         "planes": planes,
         "normalization": setting.normalization.describe(),

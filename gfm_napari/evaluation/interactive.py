@@ -63,7 +63,7 @@ def evaluate_clicks_job(
     yield Progress(done, total, "done")
     return {
         "image": image.source.name,
-        "model": model.model_id,
+        "model": model.cache_id,
         "start": start,
         "first_click": first_click,
         "seed": seed if first_click == "random" else None,

@@ -191,7 +191,7 @@ def evaluate_prompts_job(
     }
     return {
         "image": image.source.name,
-        "model": model.model_id,
+        "model": model.cache_id,
         "axis": setting.axis,
         "normalization": setting.normalization.describe(),
         "first_click": first_click,

@@ -60,7 +60,7 @@ def evaluate_propagation_job(
     scores = [s["dice_3d"] for s in structures.values()]
     return {
         "image": image.source.name,
-        "model": model.model_id,
+        "model": model.cache_id,
         "start": start,
         "axis": axis,
         "structures": structures,

@@ -110,7 +110,8 @@ def derived_model(model: LoadedModel, segmenter: nn.Module, model_id: str) -> Lo
     segmenter.eval().requires_grad_(False)
     if segmenter.encoder_runtime is not None:
         from gfm_napari.models.fast import accelerate
+        from gfm_napari.models.precision import cache_suffix
 
         segmenter.encoder_runtime = None
-        accelerate(segmenter, model_id, model.precision)
+        accelerate(segmenter, model_id + cache_suffix(model.precision), model.precision)
     return dataclasses.replace(model, segmenter=segmenter, model_id=model_id)

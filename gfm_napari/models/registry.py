@@ -9,6 +9,7 @@ SHA-256>`` so embeddings computed with one checkpoint are never reused for anoth
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import importlib.util
@@ -23,6 +24,7 @@ import torch
 from gfm_napari.errors import ModelError
 from gfm_napari.models.device import pick_device
 from gfm_napari.models.fast import accelerate
+from gfm_napari.models.precision import cache_suffix, resolve_precision
 from gfm_napari.models.segmenter import Segmenter, build_litemedsam
 from gfm_napari.models.weights import file_sha256, load_overlay, load_weights
 
@@ -108,6 +110,12 @@ class LoadedModel:
     precision: str = "float"  # "int8": the CPU encoder's matrix products in 8 bits (models.onnx_encoder)
     encoder_file: Path | None = None  # a pretrained encoder put on the base (models.encoder_files); runs started
     # from this model (training.runs) are given it too
+
+    @property
+    def cache_id(self) -> str:
+        """``model_id`` with the precision (``+int8``): the key of embeddings and exports, which differ between
+        precisions; ``model_id`` names the weights, which adapters and pretrained encoders are made over."""
+        return self.model_id + cache_suffix(self.precision)
 
 
 def _packaged_litemedsam_weights() -> Path:
@@ -216,14 +224,15 @@ def load_model(
         device: ``"cpu"``, ``"cuda"``, ``"mps"`` ...; None picks the best available (see :func:`pick_device`).
         fast: the inference fast path (:func:`gfm_napari.models.fast.accelerate`: same masks, faster);
             False keeps the modules exactly as in the checkpoint (reference path, encoder training).
-        precision: ``"float"``, or ``"int8"``: the encoder's matrix products in 8 bits on ONNX Runtime (CPU fast
-            path of a TinyViT model only); the model id gets ``+int8``, so cached embeddings never mix the two.
+        precision: ``"float"``, ``"int8"`` (the encoder's matrix products in 8 bits on ONNX Runtime: CPU fast
+            path of a TinyViT model only), or ``"auto"`` (:mod:`gfm_napari.models.precision`: int8 where the CPU
+            has 8-bit dot products, else float). The cache id gets ``+int8``, so cached embeddings never mix.
     Raises:
         ModelError: unknown model, device not available, checkpoint missing / unreadable / not matching.
     """
     spec = get_spec(name)
     dev = pick_device(device)
-    check_precision(precision, spec, dev, fast)
+    precision = resolve_precision(precision, device=dev, fast=fast, preprocessing=spec.preprocessing)
     if checkpoint is not None:
         path = Path(checkpoint).expanduser()
     elif spec.default_weights is not None:
@@ -237,23 +246,24 @@ def load_model(
         overlay = spec.overlay_weights()
         load_overlay(segmenter, overlay, model_name=name)
         model_id += f"+{file_sha256(overlay)[:8]}"
-    if precision != "float":
-        model_id += f"+{precision}"
     segmenter.eval().requires_grad_(False)
     segmenter.to(dev)
     if fast:
-        accelerate(segmenter, model_id, precision)
+        accelerate(segmenter, model_id + cache_suffix(precision), precision)
     return LoadedModel(spec=spec, segmenter=segmenter, device=dev, model_id=model_id, weights_path=path.resolve(),
                        precision=precision)
 
 
-PRECISIONS = ("float", "int8")
-
-
-def check_precision(precision: str, spec: ModelSpec, device: torch.device, fast: bool) -> None:
-    """ModelError unless ``precision`` can run: 8 bits only on the CPU fast path (ONNX Runtime) of LiteMedSAM's
-    TinyViT encoder."""
-    if precision not in PRECISIONS:
-        raise ModelError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision == "int8" and (device.type != "cpu" or not fast or spec.preprocessing != "minmax"):
-        raise ModelError("8-bit inference runs on the CPU with LiteMedSAM models only; use --precision float")
+def with_precision(model: LoadedModel, precision: str) -> LoadedModel:
+    """``model`` with its encoder run in ``precision`` (``"auto"`` resolved as in :func:`load_model`): the same
+    modules and weights, another encoder runtime (exported and cached on first use). ModelError if it cannot run.
+    """
+    fast = model.segmenter.channels_last
+    precision = resolve_precision(precision, device=model.device, fast=fast, preprocessing=model.spec.preprocessing)
+    if precision == model.precision:
+        return model
+    segmenter = copy.copy(model.segmenter)  # shares the modules; only the encoder runtime differs
+    segmenter.encoder_runtime = None
+    if fast:
+        accelerate(segmenter, model.model_id + cache_suffix(precision), precision)
+    return dataclasses.replace(model, segmenter=segmenter, precision=precision)

@@ -17,13 +17,14 @@ from ..engine.catalog import EXTENSION_KINDS, Catalog, Entry
 from ..engine.predictor import Predictor
 from ..errors import GfmError, ModelError
 from ..models.extensions import Extension, describe, extend
-from ..models.registry import FALLBACK_MODEL
+from ..models.registry import FALLBACK_MODEL, with_precision
 from ..training.run_files import ADAPTER_RUNS, PRETRAIN_RUNS
 from ..training.runs import adapters_for, encoders_for
 from . import models
 from .workers import TaskQueue
 
 LOAD_CHECKPOINT = "Load SAM checkpoint, adapter or encoder…"
+PRECISIONS = {"auto": "Automatic", "float": "Float", "int8": "8-bit (CPU)"}  # the Precision list: value -> text
 LOADING = {"adapter": "Loading the adapter…", "encoder": "Loading the pretrained encoder…"}
 
 
@@ -37,18 +38,24 @@ class ModelList:
         use: called on the UI thread with each predictor chosen (or loaded) to segment with.
         report: shows an error to the user.
         runs: the folder whose adapter and pretraining runs hold the files offered for a model once it loaded.
+        precision_combo: the Precision list (:data:`PRECISIONS`): the encoder arithmetic every model loads with.
     """
 
     def __init__(
         self, combo: QComboBox, queue: TaskQueue, parent: QWidget, use: Callable[[Predictor], None],
-        report: Callable[[BaseException], None], runs: Path,
+        report: Callable[[BaseException], None], runs: Path, precision_combo: QComboBox,
     ) -> None:
         self.combo, self.queue, self.parent = combo, queue, parent
         self._use, self._report, self._runs = use, report, runs
         self.catalog = Catalog()
         self._loaded: dict[Entry, Predictor] = {}
         self.active: Predictor | None = None
+        self.precision = "auto"
+        self.precision_combo = precision_combo
+        for value, text in PRECISIONS.items():
+            precision_combo.addItem(text, value)
         combo.activated.connect(self._on_chosen)
+        precision_combo.activated.connect(lambda index: self.set_precision(precision_combo.itemData(index)))
 
     def loaded(self, predictor: Predictor) -> None:
         """Segment with a model just loaded; the fallback model and the adapters and encoders made from this one
@@ -81,6 +88,33 @@ class ModelList:
             return
         self._extend(extension)
 
+    def set_precision(self, precision: str) -> None:
+        """Run the model in use with ``precision`` (``"auto"``, ``"float"``, ``"int8"``) from now on; models chosen
+        later load with it. Its embedding cache stays (the precision is part of each key). A precision the model
+        cannot run is a notification, and the model stays as it was."""
+        active = self.active
+        if active is None:
+            self.precision = precision
+            return
+
+        def convert() -> tuple[Predictor | None, ModelError | None]:
+            try:  # the error is handed back, not raised: the Precision list must show the precision still in use
+                return Predictor(with_precision(active.model, precision), cache=active.cache), None
+            except ModelError as error:
+                return None, error
+
+        def converted(outcome: tuple[Predictor | None, ModelError | None]) -> None:
+            result, error = outcome
+            if error is not None:
+                self._report(error)
+                self._fill()
+                return
+            self.precision = precision
+            self._loaded = {entry: result for entry, loaded in self._loaded.items() if loaded is active}
+            self._choose(result)  # the others load again, in this precision, when chosen
+
+        self.queue.run(convert, converted, "Switching the encoder's precision…")
+
     def _extend(self, extension: Extension) -> None:
         bases = self._with_id(extension.base_model_id)
         base = bases[0] if bases else self.base()
@@ -111,6 +145,10 @@ class ModelList:
         self.combo.addItem(LOAD_CHECKPOINT, None)
         active = [self._loaded.get(entry) is self.active for entry in self.catalog]
         self.combo.setCurrentIndex(active.index(True) if True in active else 0)
+        running = self.active.model.precision if self.active is not None else None
+        shown = "8-bit" if running == "int8" else "float"
+        self.precision_combo.setItemText(0, PRECISIONS["auto"] + (f" ({shown})" if running else ""))
+        self.precision_combo.setCurrentIndex(list(PRECISIONS).index(self.precision))
 
     def _on_chosen(self, index: int) -> None:
         entry: Entry | None = self.combo.itemData(index)
@@ -121,7 +159,7 @@ class ModelList:
         if predictor is None and entry.extends:
             self.use_file(entry.path)
         elif predictor is None:
-            self.queue.run(partial(models.load_named, entry.name), self.loaded, "Loading the model…")
+            self.queue.run(partial(models.load_named, entry.name, self.precision), self.loaded, "Loading the model…")
         elif predictor is not self.active:
             self.queue.call(lambda: self._choose(predictor))
 
@@ -142,7 +180,7 @@ class ModelList:
         if extension is not None and extension.kind in EXTENSION_KINDS:
             self._extend(extension)
         else:
-            self.queue.run(partial(models.load_checkpoint, path), self._checkpoint_loaded, "Loading checkpoint…")
+            self.queue.run(partial(models.load_checkpoint, path, self.precision), self._checkpoint_loaded, "Loading checkpoint…")
 
     def _checkpoint_loaded(self, predictor: Predictor) -> None:
         self._loaded[self.catalog.offer(_entry_of(predictor))] = predictor

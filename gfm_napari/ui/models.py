@@ -1,4 +1,5 @@
-"""Which model the Segment dock starts with, and loading a user's SAM checkpoint (slow: call off the UI thread)."""
+"""Which model the Segment dock starts with, and loading a user's SAM checkpoint (slow: call off the UI thread).
+``precision``: as in :func:`gfm_napari.models.load_model` (``"auto"``: 8 bits where the CPU runs them well)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,19 @@ from ..models import DEFAULT_MODEL, load_model
 from ..models.registry import FALLBACK_MODEL, checkpoint_models
 
 
-def load_default() -> Predictor:
+def load_default(precision: str = "auto") -> Predictor:
     """The click-trained LiteMedSAM when its weights load, else LiteMedSAM."""
     try:
-        return Predictor(load_model(DEFAULT_MODEL))
+        return Predictor(load_model(DEFAULT_MODEL, precision=precision))
     except ModelError:
-        return Predictor(load_model(FALLBACK_MODEL))
+        return Predictor(load_model(FALLBACK_MODEL, precision=precision))
 
 
-def load_named(name: str) -> Predictor:
-    return Predictor(load_model(name))
+def load_named(name: str, precision: str = "auto") -> Predictor:
+    return Predictor(load_model(name, precision=precision))
 
 
-def load_checkpoint(path: str | Path) -> Predictor:
+def load_checkpoint(path: str | Path, precision: str = "auto") -> Predictor:
     """A SAM checkpoint; its size (vit_b / vit_l / vit_h) from the file name, else each tried in turn."""
     path = Path(path)
     sam_models = checkpoint_models()
@@ -30,7 +31,7 @@ def load_checkpoint(path: str | Path) -> Predictor:
     error: ModelError | None = None
     for name in named or sam_models:
         try:
-            return Predictor(load_model(name, checkpoint=path))
+            return Predictor(load_model(name, checkpoint=path, precision=precision))
         except ModelError as failure:
             error = failure
     raise ModelError(f"'{path.name}' is not a SAM ViT-B, -L or -H checkpoint ({error})")

@@ -33,6 +33,8 @@ def test_bench_reports_encoder_clicks_roofline_and_targets(tmp_path, capsys):
     assert report["ours_int8"]["name"] == "gfm-napari (8-bit encoder)" and report["ours_int8"]["encoder_vs_ours"] > 0
     assert 70 < report["roofline"]["encoder_gflop"] < 80  # LiteMedSAM's TinyViT at 256 px: 74.95 GFLOP
     assert report["roofline"]["machine_matmul_gflops"] > 0
+    int8 = report["roofline"]["int8"]  # the 8-bit encoder against the machine's 8-bit matmul rate
+    assert int8["machine_int8_matmul_gops"] > 0 and 0 < int8["fraction"] < 1
     assert {"click_p95_ms", "encoder_roofline_fraction"} <= set(report["targets"])
     assert report["machine"]["cpu_count"] >= 1
 
