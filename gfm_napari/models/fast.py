@@ -28,6 +28,7 @@ from segment_anything.modeling import MaskDecoder
 from segment_anything.modeling.common import LayerNorm2d
 from torch import Tensor, nn
 
+from gfm_napari.models.plane_attention import PlaneParts, two_way_transformer
 from gfm_napari.models.tiny_vit import TinyViT
 
 __all__ = ["ChannelsLastMaskDecoder", "accelerate"]
@@ -59,9 +60,25 @@ class ChannelsLastMaskDecoder(MaskDecoder):
             new.requires_grad_(old.requires_grad)
         return fast.to(conv1.weight.device).train(decoder.training)
 
+    _plane: tuple[tuple, PlaneParts] | None = None  # the last plane's first-block parts and what they came from
+
+    def forward(
+        self, image_embeddings: Tensor, image_pe: Tensor, sparse_prompt_embeddings: Tensor,
+        dense_prompt_embeddings: Tensor, multimask_output: bool, *, reuse_plane: bool = False,
+    ) -> tuple[Tensor, Tensor]:
+        """As ``MaskDecoder.forward``. ``reuse_plane``: the dense prompt is the constant "no mask" embedding (no
+        mask prompt), so the first block's image-side projections are kept for the next prompts on the same
+        embedding (:mod:`.plane_attention`; outside training only)."""
+        masks, iou_pred = self.predict_masks(
+            image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
+            reuse_plane=reuse_plane and not torch.is_grad_enabled(),
+        )
+        chosen = slice(1, None) if multimask_output else slice(0, 1)
+        return masks[:, chosen], iou_pred[:, chosen]
+
     def predict_masks(
         self, image_embeddings: Tensor, image_pe: Tensor, sparse_prompt_embeddings: Tensor,
-        dense_prompt_embeddings: Tensor,
+        dense_prompt_embeddings: Tensor, *, reuse_plane: bool = False,
     ) -> tuple[Tensor, Tensor]:
         """As ``MaskDecoder.predict_masks``; one image's embedding is broadcast, not copied, to the prompt sets."""
         output_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
@@ -72,10 +89,14 @@ class ChannelsLastMaskDecoder(MaskDecoder):
             image_embeddings = torch.repeat_interleave(image_embeddings, k, dim=0)
         # channels-last, so that the transformer's flatten(2).permute(0, 2, 1) gives contiguous tokens: its
         # additions and layer norms over [4096, 256] tokens are several times slower on strided views
-        src = (image_embeddings + dense_prompt_embeddings).contiguous(memory_format=torch.channels_last)
-        pos_src = image_pe.contiguous(memory_format=torch.channels_last).expand(k, -1, -1, -1)
-        b, c, h, w = src.shape
-        hs, src = self.transformer(src, pos_src, tokens)
+        b, c, h, w = k, *image_embeddings.shape[1:]
+        if reuse_plane and image_embeddings.shape[0] == 1:
+            hs, src = two_way_transformer(self.transformer, self._plane_parts(image_embeddings, image_pe,
+                                                                              dense_prompt_embeddings), tokens)
+        else:
+            src = (image_embeddings + dense_prompt_embeddings).contiguous(memory_format=torch.channels_last)
+            pos_src = image_pe.contiguous(memory_format=torch.channels_last).expand(k, -1, -1, -1)
+            hs, src = self.transformer(src, pos_src, tokens)
         iou_token_out = hs[:, 0, :]
         mask_tokens_out = hs[:, 1 : (1 + self.num_mask_tokens), :]
         blocks = self._upscaled_blocks(src.view(b, h, w, c))  # [b, h, w, i, j, k, l, c/8]
@@ -87,12 +108,31 @@ class ChannelsLastMaskDecoder(MaskDecoder):
         masks = masks.view(b, h, w, 2, 2, 2, 2, -1).permute(0, 7, 1, 3, 5, 2, 4, 6).reshape(b, -1, 4 * h, 4 * w)
         return masks, self.iou_prediction_head(iou_token_out)
 
+    def _plane_parts(self, embedding: Tensor, image_pe: Tensor, dense: Tensor) -> PlaneParts:
+        """The first block's parts for ``embedding`` ([1, C, h, w]), computed when it is not the last one seen.
+        The entry holds the embedding itself, so its memory cannot be reused by another one while it is kept."""
+        versions = tuple(_version(t) for t in (embedding, image_pe, dense, *self.transformer.layers[0].parameters()))
+        if self._plane is not None:
+            (kept_embedding, kept_pe, kept_versions), parts = self._plane
+            if kept_embedding is embedding and kept_pe is image_pe and kept_versions == versions:
+                return parts
+        src = (embedding + dense[:1]).contiguous(memory_format=torch.channels_last)
+        parts = PlaneParts.of(self.transformer, src, image_pe.contiguous(memory_format=torch.channels_last))
+        self._plane = ((embedding, image_pe, versions), parts)
+        return parts
+
     def _upscaled_blocks(self, x: Tensor) -> Tensor:
         """``output_upscaling`` on channels-last tokens [b, h, w, c], each pixel's 4×4 block left unshuffled."""
         conv1, norm, _, conv2, _ = self.output_upscaling
         y = _stride2_transposed_conv(x, conv1)  # [b, h, w, 2, 2, c/4]
         y = F.gelu(F.layer_norm(y, (conv1.out_channels,), norm.weight, norm.bias, norm.eps))
         return F.gelu(_stride2_transposed_conv(y, conv2))
+
+
+def _version(tensor: Tensor) -> int | None:
+    """The in-place change counter of ``tensor``; None for an inference tensor (it has none: such tensors, like
+    the cached embeddings, are not changed in place)."""
+    return None if tensor.is_inference() else tensor._version
 
 
 def _stride2_transposed_conv(x: Tensor, conv: nn.ConvTranspose2d) -> Tensor:

@@ -16,6 +16,7 @@ import torch
 from segment_anything.modeling import MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 from torch import Tensor, nn
 
+from gfm_napari.models.fast import ChannelsLastMaskDecoder
 from gfm_napari.models.tiny_vit import TinyViT
 
 __all__ = ["Segmenter", "build_litemedsam"]
@@ -166,12 +167,14 @@ class Segmenter(nn.Module):
         multimask: bool,
     ) -> tuple[Tensor, Tensor]:
         sparse, dense = self.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
+        reuse = {"reuse_plane": mask_input is None} if isinstance(self.mask_decoder, ChannelsLastMaskDecoder) else {}
         return self.mask_decoder(
             image_embeddings=embedding,
             image_pe=self._image_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=multimask,
+            **reuse,
         )
 
 

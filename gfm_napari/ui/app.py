@@ -39,8 +39,10 @@ def announce_when_ready(widget) -> None:
     def check(status: str) -> None:
         if widget.session is not None and not status:
             widget.queue.status.disconnect(check)
-            model = widget.session.predictor.model.spec.title
-            print(f"{READY}: {widget.image_layer.name} in the Segment dock ({model})", file=sys.stderr, flush=True)
+            model = widget.session.predictor.model
+            encoder = "8-bit encoder" if model.precision == "int8" else "float encoder"
+            print(f"{READY}: {widget.image_layer.name} in the Segment dock ({model.spec.title}, {encoder})",
+                  file=sys.stderr, flush=True)
 
     widget.queue.status.connect(check)
 

@@ -72,6 +72,48 @@ def test_fast_decoder_matches_plain_in_outputs_and_gradients_for_many_prompt_set
     assert torch.allclose(grad1, grad0, rtol=1e-3 * loose, atol=1e-6 * loose)
 
 
+@pytest.fixture(scope="module")
+def ct_embedding(litemedsam_clicks, ct):
+    """The embedding of an axial slice of the real CT."""
+    return Predictor(litemedsam_clicks).embed(ct, 2, 15, normalization=fit_normalization(ct)).features
+
+
+@pytest.mark.parametrize("prompts", ["one click", "boxes", "clicks and boxes"])
+def test_prompts_on_a_plane_whose_first_block_parts_are_kept_give_the_same_masks(litemedsam_clicks, ct_embedding,
+                                                                                  prompts):
+    segmenter = litemedsam_clicks.segmenter
+    device = ct_embedding.device
+    clicks = (torch.tensor([[[120.0, 100.0], [60.0, 80.0]]] * 3, device=device), torch.tensor([[1, 0]] * 3, device=device))
+    boxes = torch.tensor([[30.0, 20.0, 90.0, 70.0], [10.0, 10.0, 200.0, 200.0], [50.0, 60.0, 70.0, 90.0]], device=device)
+    options = {"one click": {"points": (clicks[0][:1, :1], clicks[1][:1, :1]), "multimask": True},
+               "boxes": {"boxes": boxes}, "clicks and boxes": {"points": clicks, "boxes": boxes}}[prompts]
+    with torch.inference_mode():
+        segmenter.decode(ct_embedding, boxes=boxes[:1])  # the plane's parts are kept from an earlier prompt
+        kept = segmenter.mask_decoder._plane[1]
+        masks, scores = segmenter.decode(ct_embedding, **options)
+        assert segmenter.mask_decoder._plane[1] is kept  # reused, not computed again
+        sparse, dense = segmenter.prompt_encoder(points=options.get("points"), boxes=options.get("boxes"), masks=None)
+        plain = segmenter.mask_decoder(ct_embedding, segmenter._image_pe(), sparse, dense,
+                                       options.get("multimask", False), reuse_plane=False)
+    assert torch.equal(masks, plain[0]) and torch.equal(scores, plain[1])  # the same operations in the same order
+
+
+def test_a_mask_prompt_or_another_plane_does_not_use_the_kept_parts(litemedsam_clicks, ct_embedding):
+    segmenter = litemedsam_clicks.segmenter
+    box = torch.tensor([[30.0, 20.0, 90.0, 70.0]], device=ct_embedding.device)
+    with torch.inference_mode():
+        first, _ = segmenter.decode(ct_embedding, boxes=box)
+        kept = segmenter.mask_decoder._plane
+        fed_back, _ = segmenter.decode(ct_embedding, boxes=box, mask_input=first)
+        assert segmenter.mask_decoder._plane is kept  # a mask prompt changes the image tokens: not from the parts
+        other = ct_embedding.flip(-1)
+        segmenter.decode(other, boxes=box)
+        assert segmenter.mask_decoder._plane[0][0] is other
+        sparse, dense = segmenter.prompt_encoder(points=None, boxes=box, masks=first)
+        plain, _ = segmenter.mask_decoder(ct_embedding, segmenter._image_pe(), sparse, dense, False)
+    assert torch.equal(fed_back, plain)
+
+
 def test_the_cpu_encoder_runs_on_onnx_runtime_from_a_cached_export(litemedsam_clicks_cpu):
     runtime = litemedsam_clicks_cpu.segmenter.encoder_runtime
     assert runtime is not None and runtime.is_current()
