@@ -77,5 +77,5 @@ def _scenarios(args: argparse.Namespace, model, bar: progress.ProgressBar) -> di
         if "memory" in args.scenario:
             bar(Progress(len(results), total, "scenario memory"))
             big, _ = resampled_ct(series, 512, Path(folder) / "ct_1gb.nii", in_plane_repeat=2)
-            results["memory"] = scenarios.memory(args.model or model.spec.name, big)
+            results["memory"] = scenarios.memory(args.model or model.spec.name, big, precision=model.precision)
     return results

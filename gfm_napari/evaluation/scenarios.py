@@ -104,10 +104,11 @@ def propagation(model: LoadedModel, ct_path: Path, labels_path: Path, label: int
     return report
 
 
-def memory(model_name: str, volume_path: Path, *, propagate_slices: int = 8) -> dict:
-    """Peak RSS of a fresh process opening and segmenting ``volume_path`` (see :func:`_memory_child`)."""
+def memory(model_name: str, volume_path: Path, *, propagate_slices: int = 8, precision: str = "float") -> dict:
+    """Peak RSS of a fresh process opening and segmenting ``volume_path`` (see :func:`_memory_child`) with model
+    ``model_name`` in ``precision``."""
     command = [sys.executable, "-m", "gfm_napari.evaluation.scenarios", model_name, str(volume_path),
-               str(propagate_slices)]
+               str(propagate_slices), precision]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         last_line = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -122,10 +123,10 @@ def memory(model_name: str, volume_path: Path, *, propagate_slices: int = 8) -> 
     return report
 
 
-def _memory_child(model_name: str, volume_path: str, propagate_slices: int) -> dict:
+def _memory_child(model_name: str, volume_path: str, propagate_slices: int, precision: str) -> dict:
     from ..engine.propagate import PropagationSettings
 
-    model = load_model(model_name)
+    model = load_model(model_name, precision=precision)
     after_model = peak_rss_mb()
     image = read_image(volume_path)
     session = SegmentationSession(Predictor(model), image)
@@ -164,4 +165,4 @@ def peak_rss_mb() -> float:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_memory_child(sys.argv[1], sys.argv[2], int(sys.argv[3]))))
+    print(json.dumps(_memory_child(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])))
