@@ -35,7 +35,7 @@ class AutoSettings:
     """How densely a plane is prompted and which candidate masks survive (see the module docstring)."""
 
     points_per_side: int = 16
-    points_per_batch: int = 8  # on 2 CPU cores ~36 ms a click in batches of 1 to 8 (slower in larger ones)
+    points_per_batch: int = 8  # on 2 CPU cores ~35 ms a click in batches of 1 to 8 (slower in larger ones)
     min_predicted_iou: float = 0.5
     min_stability: float = 0.8
     stability_offset: float = 1.0

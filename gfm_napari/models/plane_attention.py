@@ -6,8 +6,10 @@ and values (``k_proj(image + pe)``, ``v_proj(image)``) and the image→token att
 (``q_proj(image + pe)``) depend on the plane only, as long as no mask is given as a prompt (the dense prompt
 embedding is then the constant "no mask" one). They are three of the ten [4096 × 256] projections of a click,
 with the additions that feed them. :class:`PlaneParts` holds them for one embedding; :func:`two_way_transformer`
-is ``TwoWayTransformer.forward`` that takes them instead of computing them. Same operations in the same order
-otherwise, so the masks are the ones the plain transformer gives (tests compare them).
+is ``TwoWayTransformer.forward`` that takes them instead of computing them. It also forms each block's
+``keys + key_pe`` once, and runs the image→token attention (4096 queries over a few tokens) with PyTorch's fused
+attention kernel; otherwise the same operations in the same order. Logits agree with the plain transformer's to
+float rounding (tests compare them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from segment_anything.modeling.transformer import Attention, TwoWayAttentionBlock, TwoWayTransformer
 from torch import Tensor
 
@@ -38,40 +41,46 @@ class PlaneParts:
         block = transformer.layers[0]
         to_image, to_token = block.cross_attn_token_to_image, block.cross_attn_image_to_token
         keyed = keys + key_pe
-        return cls(
-            keys, key_pe,
-            to_image._separate_heads(to_image.k_proj(keyed), to_image.num_heads),
-            to_image._separate_heads(to_image.v_proj(keys), to_image.num_heads),
-            to_token._separate_heads(to_token.q_proj(keyed), to_token.num_heads),
-        )
+        return cls(keys, key_pe, _heads(to_image, to_image.k_proj(keyed)), _heads(to_image, to_image.v_proj(keys)),
+                   _heads(to_token, to_token.q_proj(keyed)))
 
 
 def two_way_transformer(transformer: TwoWayTransformer, plane: PlaneParts, tokens: Tensor) -> tuple[Tensor, Tensor]:
     """``transformer(image, pe, tokens)`` for the plane of ``plane``: (queries [K, N, C], keys [K, hw, C])."""
-    queries, keys = _first_block(transformer.layers[0], plane, tokens)
+    queries, keys = _block(transformer.layers[0], tokens, plane.keys, tokens, plane.key_pe, plane)
     for block in transformer.layers[1:]:
-        queries, keys = block(queries=queries, keys=keys, query_pe=tokens, key_pe=plane.key_pe)
+        queries, keys = _block(block, queries, keys, tokens, plane.key_pe)
     attended = transformer.final_attn_token_to_image(q=queries + tokens, k=keys + plane.key_pe, v=keys)
     return transformer.norm_final_attn(queries + attended), keys
 
 
-def _first_block(block: TwoWayAttentionBlock, plane: PlaneParts, query_pe: Tensor) -> tuple[Tensor, Tensor]:
-    """``TwoWayAttentionBlock.forward`` (first block: no positional encoding in its self-attention) with the
-    plane's projections taken from ``plane``."""
-    queries = block.norm1(block.self_attn(q=query_pe, k=query_pe, v=query_pe))
-    to_image = block.cross_attn_token_to_image
-    q = to_image._separate_heads(to_image.q_proj(queries + query_pe), to_image.num_heads)
-    queries = block.norm2(queries + _attend(to_image, q, plane.token_to_image_k, plane.token_to_image_v))
+def _block(
+    block: TwoWayAttentionBlock, queries: Tensor, keys: Tensor, query_pe: Tensor, key_pe: Tensor,
+    plane: PlaneParts | None = None,
+) -> tuple[Tensor, Tensor]:
+    """``TwoWayAttentionBlock.forward``, with the image-side projections taken from ``plane`` when given (the first
+    block), and ``keys + key_pe`` formed once (the keys do not change between the block's two cross-attentions)."""
+    if block.skip_first_layer_pe:
+        queries = block.norm1(block.self_attn(q=queries, k=queries, v=queries))
+    else:
+        queries = block.norm1(queries + block.self_attn(q=queries + query_pe, k=queries + query_pe, v=queries))
+    to_image, to_token = block.cross_attn_token_to_image, block.cross_attn_image_to_token
+    if plane is None:
+        keyed = keys + key_pe
+        image_k, image_v = _heads(to_image, to_image.k_proj(keyed)), _heads(to_image, to_image.v_proj(keys))
+        image_q = _heads(to_token, to_token.q_proj(keyed))
+    else:
+        image_k, image_v, image_q = plane.token_to_image_k, plane.token_to_image_v, plane.image_to_token_q
+    q = _heads(to_image, to_image.q_proj(queries + query_pe))
+    scores = q @ image_k.permute(0, 1, 3, 2) / math.sqrt(q.shape[-1])
+    attended = to_image.out_proj(to_image._recombine_heads(torch.softmax(scores, dim=-1) @ image_v))
+    queries = block.norm2(queries + attended)
     queries = block.norm3(queries + block.mlp(queries))
-    to_token = block.cross_attn_image_to_token
-    k = to_token._separate_heads(to_token.k_proj(queries + query_pe), to_token.num_heads)
-    v = to_token._separate_heads(to_token.v_proj(queries), to_token.num_heads)
-    keys = block.norm4(plane.keys + _attend(to_token, plane.image_to_token_q, k, v))
-    return queries, keys
+    k, v = _heads(to_token, to_token.k_proj(queries + query_pe)), _heads(to_token, to_token.v_proj(queries))
+    # 4096 image queries over a few tokens: the fused kernel is ~1.7x faster than product + softmax on the CPU
+    attended = F.scaled_dot_product_attention(image_q.expand(k.shape[0], -1, -1, -1), k, v)
+    return queries, block.norm4(keys + to_token.out_proj(to_token._recombine_heads(attended)))
 
 
-def _attend(attention: Attention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """The rest of ``Attention.forward`` once q, k, v are projected and split into heads (they broadcast over
-    the prompt sets)."""
-    scores = q @ k.permute(0, 1, 3, 2) / math.sqrt(q.shape[-1])
-    return attention.out_proj(attention._recombine_heads(torch.softmax(scores, dim=-1) @ v))
+def _heads(attention: Attention, x: Tensor) -> Tensor:
+    return attention._separate_heads(x, attention.num_heads)

