@@ -89,29 +89,31 @@ class ModelList:
         self._extend(extension)
 
     def set_precision(self, precision: str) -> None:
-        """Run the model in use with ``precision`` (``"auto"``, ``"float"``, ``"int8"``) from now on; models chosen
-        later load with it. Its embedding cache stays (the precision is part of each key). A precision the model
-        cannot run is a notification, and the model stays as it was."""
-        active = self.active
+        """Run the model in use (and the base model of an adapter or encoder in use) with ``precision``
+        (``"auto"``, ``"float"``, ``"int8"``) from now on; models chosen later load with it. Embedding caches stay
+        (the precision is part of each key). A precision the model cannot run is a notification, and the model
+        stays as it was."""
+        active, base = self.active, self.base()
         if active is None:
             self.precision = precision
             return
 
-        def convert() -> tuple[Predictor | None, ModelError | None]:
+        def convert() -> tuple[dict[int, Predictor], ModelError | None]:
             try:  # the error is handed back, not raised: the Precision list must show the precision still in use
-                return Predictor(with_precision(active.model, precision), cache=active.cache), None
+                return {id(old): Predictor(with_precision(old.model, precision), cache=old.cache)
+                        for old in {id(active): active, id(base): base}.values()}, None
             except ModelError as error:
-                return None, error
+                return {}, error
 
-        def converted(outcome: tuple[Predictor | None, ModelError | None]) -> None:
-            result, error = outcome
+        def converted(outcome: tuple[dict[int, Predictor], ModelError | None]) -> None:
+            new, error = outcome
             if error is not None:
                 self._report(error)
                 self._fill()
                 return
             self.precision = precision
-            self._loaded = {entry: result for entry, loaded in self._loaded.items() if loaded is active}
-            self._choose(result)  # the others load again, in this precision, when chosen
+            self._loaded = {entry: new[id(old)] for entry, old in self._loaded.items() if id(old) in new}
+            self._choose(new[id(active)])  # the others load again, in this precision, when chosen
 
         self.queue.run(convert, converted, "Switching the encoder's precision…")
 
@@ -180,7 +182,8 @@ class ModelList:
         if extension is not None and extension.kind in EXTENSION_KINDS:
             self._extend(extension)
         else:
-            self.queue.run(partial(models.load_checkpoint, path, self.precision), self._checkpoint_loaded, "Loading checkpoint…")
+            self.queue.run(partial(models.load_checkpoint, path, self.precision), self._checkpoint_loaded,
+                           "Loading checkpoint…")
 
     def _checkpoint_loaded(self, predictor: Predictor) -> None:
         self._loaded[self.catalog.offer(_entry_of(predictor))] = predictor

@@ -52,3 +52,26 @@ def test_8_bits_for_a_model_that_cannot_run_them_is_a_notification(dock, monkeyp
     wait_idle(qtbot, widget)
     assert errors == ["gfm-napari: 8-bit inference runs on the CPU with LiteMedSAM models only; use --precision float"]
     assert widget.session.predictor is predictor and widget.precision_combo.currentText() == "Automatic (float)"
+
+
+def test_switching_precision_with_an_adapter_in_use_switches_its_base_model_too(dock, litemedsam_cpu, tmp_path,
+                                                                                 qtbot):
+    import copy
+    import dataclasses
+
+    from gfm_napari.models import AdapterConfig, apply_adapters, save_adapter
+
+    _, widget = dock
+    segmenter = copy.deepcopy(litemedsam_cpu.segmenter)
+    apply_adapters(segmenter, AdapterConfig(kind="lora", rank=4, last_n_blocks=1))
+    adapter, _ = save_adapter(dataclasses.replace(litemedsam_cpu, segmenter=segmenter), tmp_path / "run")
+    base_id = widget.models.active.model.model_id
+    widget.models.use_file(adapter)
+    qtbot.waitUntil(lambda: "+adapter-" in widget.models.active.model.model_id, timeout=120_000)
+    wait_idle(qtbot, widget)
+    widget.precision_combo.activated.emit(2)
+    qtbot.waitUntil(lambda: widget.models.active.model.precision == "int8", timeout=120_000)
+    wait_idle(qtbot, widget)
+    assert "+adapter-" in widget.models.active.model.model_id and widget.session.predictor is widget.models.active
+    base = widget.models.base()  # adapter training and other adapters still go onto the base model
+    assert base.model.model_id == base_id and base.model.precision == "int8"
