@@ -32,6 +32,7 @@ def add_model_options(parser: argparse.ArgumentParser, default: str | None = Non
     level, width = DEFAULT_CT_WINDOW
     parser.add_argument("--window", type=window, help=f"CT window LEVEL,WIDTH in HU (default {level:g},{width:g})")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
+    # models.precision.CHOICES, spelled out: importing gfm_napari.models would load torch for every --help
     parser.add_argument("--precision", choices=["auto", "float", "int8"], default="auto",
                         help="int8: the image encoder's matrix products in 8 bits on the CPU (LiteMedSAM models): "
                         "faster encoding, masks within 0.01 Dice of float where measured; auto (the default): int8 "

@@ -28,7 +28,7 @@ from segment_anything.modeling import MaskDecoder
 from segment_anything.modeling.common import LayerNorm2d
 from torch import Tensor, nn
 
-from gfm_napari.models.plane_attention import PlaneParts, two_way_transformer
+from gfm_napari.models.plane_attention import ImageSide, two_way_transformer
 from gfm_napari.models.tiny_vit import TinyViT
 
 __all__ = ["ChannelsLastMaskDecoder", "accelerate"]
@@ -60,7 +60,7 @@ class ChannelsLastMaskDecoder(MaskDecoder):
             new.requires_grad_(old.requires_grad)
         return fast.to(conv1.weight.device).train(decoder.training)
 
-    _plane: tuple[tuple, PlaneParts] | None = None  # the last plane's first-block parts and what they came from
+    _plane: tuple[tuple, ImageSide] | None = None  # the last plane's first-block parts and what they came from
 
     def forward(
         self, image_embeddings: Tensor, image_pe: Tensor, sparse_prompt_embeddings: Tensor,
@@ -108,7 +108,7 @@ class ChannelsLastMaskDecoder(MaskDecoder):
         masks = masks.view(b, h, w, 2, 2, 2, 2, -1).permute(0, 7, 1, 3, 5, 2, 4, 6).reshape(b, -1, 4 * h, 4 * w)
         return masks, self.iou_prediction_head(iou_token_out)
 
-    def _plane_parts(self, embedding: Tensor, image_pe: Tensor, dense: Tensor) -> PlaneParts:
+    def _plane_parts(self, embedding: Tensor, image_pe: Tensor, dense: Tensor) -> ImageSide:
         """The first block's parts for ``embedding`` ([1, C, h, w]), computed when it is not the last one seen.
         The entry holds the embedding itself, so its memory cannot be reused by another one while it is kept."""
         versions = tuple(_version(t) for t in (embedding, image_pe, dense, *self.transformer.layers[0].parameters()))
@@ -117,7 +117,7 @@ class ChannelsLastMaskDecoder(MaskDecoder):
             if kept_embedding is embedding and kept_pe is image_pe and kept_versions == versions:
                 return parts
         src = (embedding + dense[:1]).contiguous(memory_format=torch.channels_last)
-        parts = PlaneParts.of(self.transformer, src, image_pe.contiguous(memory_format=torch.channels_last))
+        parts = ImageSide.of_plane(self.transformer, src, image_pe.contiguous(memory_format=torch.channels_last))
         self._plane = ((embedding, image_pe, versions), parts)
         return parts
 

@@ -108,10 +108,10 @@ def derived_model(model: LoadedModel, segmenter: nn.Module, model_id: str) -> Lo
     """``model`` with ``segmenter`` (changed weights) and ``model_id``, in eval mode without gradients; a fast-path
     model gets a fresh ONNX export of the changed encoder (its copied runtime runs the old one)."""
     segmenter.eval().requires_grad_(False)
+    derived = dataclasses.replace(model, segmenter=segmenter, model_id=model_id)
     if segmenter.encoder_runtime is not None:
         from gfm_napari.models.fast import accelerate
-        from gfm_napari.models.precision import cache_suffix
 
         segmenter.encoder_runtime = None
-        accelerate(segmenter, model_id + cache_suffix(model.precision), model.precision)
-    return dataclasses.replace(model, segmenter=segmenter, model_id=model_id)
+        accelerate(segmenter, derived.cache_id, model.precision)
+    return derived

@@ -5,8 +5,9 @@ In SAM's first two-way block the image tokens are not yet changed by the prompts
 and values (``k_proj(image + pe)``, ``v_proj(image)``) and the image→token attention's queries
 (``q_proj(image + pe)``) depend on the plane only, as long as no mask is given as a prompt (the dense prompt
 embedding is then the constant "no mask" one). They are three of the ten [4096 × 256] projections of a click,
-with the additions that feed them. :class:`PlaneParts` holds them for one embedding; :func:`two_way_transformer`
-is ``TwoWayTransformer.forward`` that takes them instead of computing them. It also forms each block's
+with the additions that feed them. :class:`ImageSide` holds a block's image side (kept per embedding for the
+first block); :func:`two_way_transformer` is ``TwoWayTransformer.forward`` that takes the first block's instead of
+computing them. It also forms each block's
 ``keys + key_pe`` once, and runs the image→token attention (4096 queries over a few tokens) with PyTorch's fused
 attention kernel; otherwise the same operations in the same order. Logits agree with the plain transformer's to
 float rounding (tests compare them).
@@ -24,62 +25,58 @@ from torch import Tensor
 
 
 @dataclass(frozen=True)
-class PlaneParts:
-    """The prompt-independent tensors of the first block for one image embedding (batch 1)."""
+class ImageSide:
+    """The image-side inputs of a two-way block: its image tokens and their projections. For the first block they
+    depend on the plane only (batch 1, kept per plane); for later blocks, on the prompts too (batch K)."""
 
-    keys: Tensor  # [1, hw, C] image tokens (embedding + dense "no mask" prompt)
+    keys: Tensor  # [B, hw, C] image tokens (for the first block: embedding + dense "no mask" prompt)
     key_pe: Tensor  # [1, hw, C] their positional encoding
-    token_to_image_k: Tensor  # [1, heads, hw, c] the token→image attention's keys, heads separated
-    token_to_image_v: Tensor  # [1, heads, hw, c] its values
-    image_to_token_q: Tensor  # [1, heads, hw, c] the image→token attention's queries
+    token_to_image_k: Tensor  # [B, heads, hw, c] the token→image attention's keys, heads separated
+    token_to_image_v: Tensor  # [B, heads, hw, c] its values
+    image_to_token_q: Tensor  # [B, heads, hw, c] the image→token attention's queries
 
     @classmethod
-    def of(cls, transformer: TwoWayTransformer, src: Tensor, pos_src: Tensor) -> PlaneParts:
-        """The parts for channels-last ``src`` ([1, C, h, w]: embedding + dense prompt) and ``pos_src``."""
-        keys = src.flatten(2).permute(0, 2, 1)
-        key_pe = pos_src.flatten(2).permute(0, 2, 1)
-        block = transformer.layers[0]
+    def of_plane(cls, transformer: TwoWayTransformer, src: Tensor, pos_src: Tensor) -> ImageSide:
+        """The first block's image side for channels-last ``src`` ([1, C, h, w]: embedding + dense prompt) and
+        ``pos_src``."""
+        return cls.of(transformer.layers[0], src.flatten(2).permute(0, 2, 1), pos_src.flatten(2).permute(0, 2, 1))
+
+    @classmethod
+    def of(cls, block: TwoWayAttentionBlock, keys: Tensor, key_pe: Tensor) -> ImageSide:
+        """``block``'s image side for tokens ``keys`` ([B, hw, C]); ``keys + key_pe`` formed once (the keys do not
+        change between the block's two cross-attentions)."""
         to_image, to_token = block.cross_attn_token_to_image, block.cross_attn_image_to_token
         keyed = keys + key_pe
         return cls(keys, key_pe, _heads(to_image, to_image.k_proj(keyed)), _heads(to_image, to_image.v_proj(keys)),
                    _heads(to_token, to_token.q_proj(keyed)))
 
 
-def two_way_transformer(transformer: TwoWayTransformer, plane: PlaneParts, tokens: Tensor) -> tuple[Tensor, Tensor]:
-    """``transformer(image, pe, tokens)`` for the plane of ``plane``: (queries [K, N, C], keys [K, hw, C])."""
-    queries, keys = _block(transformer.layers[0], tokens, plane.keys, tokens, plane.key_pe, plane)
+def two_way_transformer(transformer: TwoWayTransformer, plane: ImageSide, tokens: Tensor) -> tuple[Tensor, Tensor]:
+    """``transformer(image, pe, tokens)`` for the plane whose first-block image side is ``plane``: (queries
+    [K, N, C], keys [K, hw, C])."""
+    queries, keys = _block(transformer.layers[0], tokens, tokens, plane)
     for block in transformer.layers[1:]:
-        queries, keys = _block(block, queries, keys, tokens, plane.key_pe)
+        queries, keys = _block(block, queries, tokens, ImageSide.of(block, keys, plane.key_pe))
     attended = transformer.final_attn_token_to_image(q=queries + tokens, k=keys + plane.key_pe, v=keys)
     return transformer.norm_final_attn(queries + attended), keys
 
 
-def _block(
-    block: TwoWayAttentionBlock, queries: Tensor, keys: Tensor, query_pe: Tensor, key_pe: Tensor,
-    plane: PlaneParts | None = None,
-) -> tuple[Tensor, Tensor]:
-    """``TwoWayAttentionBlock.forward``, with the image-side projections taken from ``plane`` when given (the first
-    block), and ``keys + key_pe`` formed once (the keys do not change between the block's two cross-attentions)."""
+def _block(block: TwoWayAttentionBlock, queries: Tensor, query_pe: Tensor, image: ImageSide) -> tuple[Tensor, Tensor]:
+    """``TwoWayAttentionBlock.forward`` with the image-side projections given (``image``)."""
     if block.skip_first_layer_pe:
         queries = block.norm1(block.self_attn(q=queries, k=queries, v=queries))
     else:
         queries = block.norm1(queries + block.self_attn(q=queries + query_pe, k=queries + query_pe, v=queries))
     to_image, to_token = block.cross_attn_token_to_image, block.cross_attn_image_to_token
-    if plane is None:
-        keyed = keys + key_pe
-        image_k, image_v = _heads(to_image, to_image.k_proj(keyed)), _heads(to_image, to_image.v_proj(keys))
-        image_q = _heads(to_token, to_token.q_proj(keyed))
-    else:
-        image_k, image_v, image_q = plane.token_to_image_k, plane.token_to_image_v, plane.image_to_token_q
     q = _heads(to_image, to_image.q_proj(queries + query_pe))
-    scores = q @ image_k.permute(0, 1, 3, 2) / math.sqrt(q.shape[-1])
-    attended = to_image.out_proj(to_image._recombine_heads(torch.softmax(scores, dim=-1) @ image_v))
+    scores = q @ image.token_to_image_k.permute(0, 1, 3, 2) / math.sqrt(q.shape[-1])
+    attended = to_image.out_proj(to_image._recombine_heads(torch.softmax(scores, dim=-1) @ image.token_to_image_v))
     queries = block.norm2(queries + attended)
     queries = block.norm3(queries + block.mlp(queries))
     k, v = _heads(to_token, to_token.k_proj(queries + query_pe)), _heads(to_token, to_token.v_proj(queries))
     # 4096 image queries over a few tokens: the fused kernel is ~1.7x faster than product + softmax on the CPU
-    attended = F.scaled_dot_product_attention(image_q.expand(k.shape[0], -1, -1, -1), k, v)
-    return queries, block.norm4(keys + to_token.out_proj(to_token._recombine_heads(attended)))
+    attended = F.scaled_dot_product_attention(image.image_to_token_q.expand(k.shape[0], -1, -1, -1), k, v)
+    return queries, block.norm4(image.keys + to_token.out_proj(to_token._recombine_heads(attended)))
 
 
 def _heads(attention: Attention, x: Tensor) -> Tensor:

@@ -248,10 +248,11 @@ def load_model(
         model_id += f"+{file_sha256(overlay)[:8]}"
     segmenter.eval().requires_grad_(False)
     segmenter.to(dev)
+    model = LoadedModel(spec=spec, segmenter=segmenter, device=dev, model_id=model_id, weights_path=path.resolve(),
+                        precision=precision)
     if fast:
-        accelerate(segmenter, model_id + cache_suffix(precision), precision)
-    return LoadedModel(spec=spec, segmenter=segmenter, device=dev, model_id=model_id, weights_path=path.resolve(),
-                       precision=precision)
+        accelerate(segmenter, model.cache_id, precision)
+    return model
 
 
 def with_precision(model: LoadedModel, precision: str) -> LoadedModel:
@@ -264,6 +265,7 @@ def with_precision(model: LoadedModel, precision: str) -> LoadedModel:
         return model
     segmenter = copy.copy(model.segmenter)  # shares the modules; only the encoder runtime differs
     segmenter.encoder_runtime = None
+    switched = dataclasses.replace(model, segmenter=segmenter, precision=precision)
     if fast:
-        accelerate(segmenter, model.model_id + cache_suffix(precision), precision)
-    return dataclasses.replace(model, segmenter=segmenter, precision=precision)
+        accelerate(segmenter, switched.cache_id, precision)
+    return switched
