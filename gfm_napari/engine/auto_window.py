@@ -97,7 +97,7 @@ def window_candidates(
         coords = torch.as_tensor(resize.points(clicks), dtype=torch.float32, device=device)[:, None]
         labels = torch.ones(coords.shape[:2], dtype=torch.int64, device=device)
         with torch.inference_mode():
-            logits, iou = predictor.model.segmenter.decode(embedding.features, points=(coords, labels), multimask=True)
+            logits, iou = predictor.decoder_for(embedding).decode(embedding.features, points=(coords, labels), multimask=True)
             logits, iou = logits.flatten(0, 1)[:, None], iou.flatten()
             keep = iou >= settings.min_predicted_iou
             if not keep.any():

@@ -52,7 +52,7 @@ def search_click(
     shape = embedding.plane_shape
     x, y = float(point[0]), float(point[1])
     side = max(shape)
-    segmenter = predictor.model.segmenter
+    segmenter = predictor.decoder_for(embedding)
     device = predictor.model.device
     resize = ResizeLongestSide(shape, predictor.model.spec.input_size)
     plane_boxes: list[tuple[float, float, float, float]] = []

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from ..images import Image, Normalization, Plane
 from ..images.windowed import Window
 from ..models import LoadedModel
+from ..models.segmenter import Segmenter
 from .cache import CacheKey, EmbeddingCache, digest_plane
 from .prompts import Prompts, ResizeLongestSide
 
@@ -29,6 +30,7 @@ class Embedding:
     plane_shape: tuple[int, int]
     key: CacheKey
     valid: np.ndarray | None = None
+    modality: str | None = None  # the image's (Image.modality): chooses the prompt path (LoadedModel.decoder_for)
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +120,7 @@ class Predictor:
                 features[i] = tensor.unsqueeze(0)
                 self.cache.put(keys[i], features[i])
         return [
-            Embedding(features[i], planes[i].shape[:2], keys[i], normalization.valid(planes[i]))
+            Embedding(features[i], planes[i].shape[:2], keys[i], normalization.valid(planes[i]), image.modality)
             for i in range(len(planes))
         ]
 
@@ -202,7 +204,7 @@ class Predictor:
         if mask_input is not None:
             mask_input = mask_input.to(device)
         with torch.inference_mode():
-            logits, scores = self.model.segmenter.decode(
+            logits, scores = self.decoder_for(embedding).decode(
                 embedding.features, points=point_args, boxes=box_arg, mask_input=mask_input, multimask=multimask
             )
         best = int(torch.argmax(scores[0]))
@@ -211,6 +213,11 @@ class Predictor:
         if embedding.valid is not None:
             mask &= embedding.valid
         return Prediction(mask, float(scores[0, best]), low_res)
+
+    def decoder_for(self, embedding: Embedding) -> Segmenter:
+        """The segmenter whose prompt path answers prompts on ``embedding``'s plane (per modality, see
+        :meth:`LoadedModel.decoder_for`)."""
+        return self.model.decoder_for(embedding.modality)
 
     def mask_input(self, mask: np.ndarray, logit: float = MASK_LOGIT) -> torch.Tensor:
         """A binary mask on a plane (rows, cols) -> low-res logits (1, 1, 4h, 4w) for the decoder's mask input:

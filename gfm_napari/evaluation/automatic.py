@@ -104,7 +104,7 @@ def evaluate_auto_job(
             yield Progress(done, len(planes), f"{where}SamAutomaticMaskGenerator")
             plane = setting.normalization.apply(Plane.at(image, setting.axis, index).take(image.array))
             start = time.perf_counter()
-            found = sam_automatic_labels(model, plane, settings)
+            found = sam_automatic_labels(model, plane, settings, image.modality)
             peer_seconds += time.perf_counter() - start
             theirs.append(match_objects(truth, found))
     yield Progress(len(planes), len(planes), "done")
@@ -130,13 +130,16 @@ def _evaluated_planes(chosen: np.ndarray, axis: int | None, count: int, min_pixe
     return planes_holding(chosen, axis, count, min_pixels=min_pixels, centres=True)
 
 
-def sam_automatic_labels(model: LoadedModel, plane: np.ndarray, settings: AutoSettings) -> np.ndarray:
+def sam_automatic_labels(
+    model: LoadedModel, plane: np.ndarray, settings: AutoSettings, modality: str | None = None
+) -> np.ndarray:
     """segment-anything's ``SamAutomaticMaskGenerator`` on a normalised plane (values in [0, 1]) with the weights of
-    ``model`` and the same grid and filters as ``settings``, its masks painted into a label map as ours are."""
+    ``model`` (the prompt path of ``modality``, as ours) and the same grid and filters as ``settings``, its masks
+    painted into a label map as ours are."""
     from segment_anything import SamAutomaticMaskGenerator
 
     generator = SamAutomaticMaskGenerator(
-        _as_sam(model), points_per_side=settings.points_per_side, points_per_batch=settings.points_per_batch,
+        _as_sam(model, modality), points_per_side=settings.points_per_side, points_per_batch=settings.points_per_batch,
         pred_iou_thresh=settings.min_predicted_iou, stability_score_thresh=settings.min_stability,
         stability_score_offset=settings.stability_offset,
     )
@@ -150,11 +153,13 @@ def sam_automatic_labels(model: LoadedModel, plane: np.ndarray, settings: AutoSe
     return paint_objects(objects, whole, settings.min_area)[0]
 
 
-def _as_sam(model: LoadedModel):
-    """A ``segment_anything`` ``Sam`` around ``model``'s own modules (no copy of the weights)."""
+def _as_sam(model: LoadedModel, modality: str | None = None):
+    """A ``segment_anything`` ``Sam`` around ``model``'s own modules (no copy of the weights), with the prompt path
+    of ``modality``."""
     from segment_anything.modeling import Sam
 
     segmenter, spec = model.segmenter, model.spec
+    decoder = model.decoder_for(modality)
 
     class Encoder(torch.nn.Module):
         img_size = spec.input_size
@@ -166,5 +171,5 @@ def _as_sam(model: LoadedModel):
         mean, std = list(spec.pixel_mean), list(spec.pixel_std)
     else:  # min-max inputs in [0, 1]: 0-255 RGB divided by 255
         mean, std = [0.0, 0.0, 0.0], [255.0, 255.0, 255.0]
-    sam = Sam(Encoder(), segmenter.prompt_encoder, segmenter.mask_decoder, mean, std)
+    sam = Sam(Encoder(), decoder.prompt_encoder, decoder.mask_decoder, mean, std)
     return sam.to(model.device).eval()

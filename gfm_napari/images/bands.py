@@ -11,6 +11,10 @@ Presets resolve band *roles* from the file's band descriptions (the words ``red`
 - ``false-colour``: NIR, red, green (vegetation shows red);
 - ``custom``: the indices the user gives (``--bands 5,4,3``).
 
+Sentinel-2 rasters whose bands carry ESA's names instead (``B1`` … ``B12`` / ``B01`` …, with ``B8A``, as
+Sen1Floods11's chips do) are recognised by the ``B8A`` band: blue = B2, green = B3, red = B4, NIR = B8. Without
+``B8A`` such names are not read as roles, since Landsat uses the same names for other bands (Landsat 8's B5 is NIR).
+
 A raster whose descriptions do not name the bands cannot use a preset by role: 3-band rasters are taken as
 R, G, B in file order; otherwise :class:`~gfm_napari.errors.PromptError` asks for explicit ``--bands``.
 """
@@ -26,6 +30,7 @@ from gfm_napari.errors import PromptError
 PRESETS = ("true-colour", "false-colour")
 """Named presets (``custom`` is any explicit list of bands)."""
 _PRESET_ROLES = {"true-colour": ("red", "green", "blue"), "false-colour": ("nir", "red", "green")}
+_SENTINEL2_BANDS = {"nir": "8", "red": "4", "green": "3", "blue": "2"}  # ESA's band numbers
 _ROLE_PATTERNS = {  # NIR first: "near infra-red" also holds the word "red"
     "nir": r"\bnir\b|near[- ]?infra[- ]?red",
     "red": r"^r$|\bred\b",
@@ -104,7 +109,11 @@ def default_bands(descriptions: Sequence[str | None]) -> BandSelection | None:
 
 
 def band_roles(descriptions: Sequence[str | None]) -> dict[str, int]:
-    """{"red": index, ...} for the bands whose description names a role (the first match per role)."""
+    """{"red": index, ...} for the bands whose description names a role (the first match per role), or by
+    Sentinel-2's band names."""
+    sentinel2 = _sentinel2_roles(descriptions)
+    if sentinel2:
+        return sentinel2
     roles: dict[str, int] = {}
     for index, text in enumerate(descriptions):
         if not text:
@@ -114,6 +123,18 @@ def band_roles(descriptions: Sequence[str | None]) -> dict[str, int]:
                 roles[role] = index
                 break
     return roles
+
+
+def _sentinel2_roles(descriptions: Sequence[str | None]) -> dict[str, int]:
+    """Roles by ESA's band names when the descriptions hold Sentinel-2's B8A band, else {}."""
+    names = {}
+    for index, text in enumerate(descriptions):
+        match = re.fullmatch(r"b0?(\d{1,2}a?)", (text or "").strip().lower())
+        if match:
+            names.setdefault(match.group(1), index)
+    if "8a" not in names:
+        return {}
+    return {role: names[band] for role, band in _SENTINEL2_BANDS.items() if band in names}
 
 
 def _one_based(indices: Sequence[int]) -> str:

@@ -76,7 +76,7 @@ def extend(model: LoadedModel, extension: Extension) -> LoadedModel:
 
 def _load_overlay(model: LoadedModel, path: Path) -> LoadedModel:
     load_overlay(model.segmenter, path, model_name=model.spec.name)
-    return dataclasses.replace(model, model_id=f"{model.model_id}+{file_sha256(path)[:8]}")
+    return dataclasses.replace(model, model_id=f"{model.model_id}+{file_sha256(path)[:8]}", prompt_paths={})
 
 
 _LOADERS: dict[str, Callable[[LoadedModel, Path], LoadedModel]] = {

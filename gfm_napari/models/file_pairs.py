@@ -108,7 +108,7 @@ def derived_model(model: LoadedModel, segmenter: nn.Module, model_id: str) -> Lo
     """``model`` with ``segmenter`` (changed weights) and ``model_id``, in eval mode without gradients; a fast-path
     model gets a fresh ONNX export of the changed encoder (its copied runtime runs the old one)."""
     segmenter.eval().requires_grad_(False)
-    derived = dataclasses.replace(model, segmenter=segmenter, model_id=model_id)
+    derived = dataclasses.replace(model, segmenter=segmenter, model_id=model_id, prompt_paths={})
     if segmenter.encoder_runtime is not None:
         from gfm_napari.models.fast import accelerate
 

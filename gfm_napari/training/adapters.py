@@ -119,7 +119,7 @@ def train_adapter(model: LoadedModel, data: Sequence[LabelledImage], settings: A
         return finished
     segmenter = _trainable_copy(model, settings.adapter)
     encoder, start = segmenter.image_encoder, frozen_prefix_blocks(segmenter)
-    predictor = Predictor(dataclasses.replace(model, segmenter=segmenter))
+    predictor = Predictor(dataclasses.replace(model, segmenter=segmenter, prompt_paths={}))
     train_planes, val_planes = split_planes(data, settings)
     rng = np.random.default_rng(settings.loop.seed)
     train, validation = [], []

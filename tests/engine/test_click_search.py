@@ -1,5 +1,7 @@
 """The box-search click strategy: one positive click → square boxes centred on it, on a real Atlanta building."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -37,13 +39,14 @@ def _predictors(model):
 def test_each_round_of_the_search_is_one_batched_decoder_call(litemedsam_clicks, embedded, monkeypatch):
     embedding, truth = embedded
     calls = []
-    decode = litemedsam_clicks.segmenter.decode
+    raster_path = litemedsam_clicks.decoder_for("raster")  # the building is a raster: its prompt path decodes
+    decode = raster_path.decode
 
     def counting(*args, boxes=None, points=None, **kwargs):
         calls.append(("box" if boxes is not None else "click", 0 if boxes is None else len(boxes)))
         return decode(*args, boxes=boxes, points=points, **kwargs)
 
-    monkeypatch.setattr(litemedsam_clicks.segmenter, "decode", counting)
+    monkeypatch.setattr(raster_path, "decode", counting)
     _, search = _predictors(litemedsam_clicks)
     search.predict_prompts(embedding, Prompts([interior_point(truth)], [1]))
     candidates = len(click_search.HALF_SIZES) + 1  # the squares and the plain click prediction's tight box
@@ -52,7 +55,9 @@ def test_each_round_of_the_search_is_one_batched_decoder_call(litemedsam_clicks,
 
 def test_one_click_on_a_building_finds_it_better_with_the_box_search(litemedsam_clicks, embedded):
     embedding, truth = embedded
-    direct, search = _predictors(litemedsam_clicks)
+    # the strategy as measured in the README: over the medical prompt path (with the raster one, on this building:
+    # direct 0.400, box search 0.477)
+    direct, search = _predictors(dataclasses.replace(litemedsam_clicks, prompt_paths={}))
     click = Prompts([interior_point(truth)], [1])
     plain = dice(direct.predict_prompts(embedding, click).mask, truth)
     searched = dice(search.predict_prompts(embedding, click).mask, truth)

@@ -33,7 +33,8 @@ def test_a_click_on_a_building_is_answered_in_a_native_window(zoomed, buildings)
     predictions = [zoomed.predict(_click(*interior_point(truth))) for truth in buildings]
     assert all((p.window.rows, p.window.cols) == (256, 256) for p in predictions)
     scores = [dice(p.mask, truth) for p, truth in zip(predictions, buildings)]
-    assert np.mean(scores) >= 0.62  # measured 0.690 (zoom off, the whole tile shrunk to 256 px: 0.184)
+    assert np.mean(scores) >= 0.62  # measured 0.662 with the raster prompt path (the medical one: 0.690; zoom
+    # off, the whole tile shrunk to 256 px: 0.163)
 
 
 def test_with_zoom_off_the_whole_tile_is_shrunk_and_the_click_finds_little(litemedsam_clicks, satellite, buildings):
@@ -41,7 +42,7 @@ def test_with_zoom_off_the_whole_tile_is_shrunk_and_the_click_finds_little(litem
                            fit_normalization(satellite))
     predictions = [whole.predict(_click(*interior_point(truth))) for truth in buildings]
     assert all(p.window is None for p in predictions)
-    assert np.mean([dice(p.mask, truth) for p, truth in zip(predictions, buildings)]) <= 0.30  # measured 0.184
+    assert np.mean([dice(p.mask, truth) for p, truth in zip(predictions, buildings)]) <= 0.30  # measured 0.163
 
 
 def test_a_random_first_click_in_the_inner_half_gives_nearly_the_centre_clicks_mask(zoomed, buildings):
@@ -50,12 +51,12 @@ def test_a_random_first_click_in_the_inner_half_gives_nearly_the_centre_clicks_m
 
     centre = np.mean([one_click(truth) for truth in buildings])
     drawn = np.mean([one_click(truth, "random", object_rng(0, i, 0)) for i, truth in zip(BUILDINGS, buildings)])
-    assert abs(drawn - centre) <= 0.05  # the target; measured 0.647 vs 0.690
+    assert abs(drawn - centre) <= 0.05  # the target; measured 0.628 vs 0.662
 
 
 def test_a_box_keeps_its_quality_in_its_working_window(zoomed, buildings):
     scores = [dice(zoomed.predict(prompts_from_mask(truth, "box")).mask, truth) for truth in buildings]
-    assert np.mean(scores) >= 0.72  # measured 0.777 (zoom off, the whole tile shrunk: 0.637)
+    assert np.mean(scores) >= 0.72  # measured 0.776 (zoom off, the whole tile shrunk: 0.637)
 
 
 def test_a_session_preview_is_the_planes_answer_and_corrections_stay_in_its_window(litemedsam_clicks, satellite,

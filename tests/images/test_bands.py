@@ -76,3 +76,19 @@ def test_a_prediction_never_covers_nodata(four_band, shared_predictor):
     prediction = shared_predictor.predict(embedding, box=(0, 0, cols - 1, rows - 1))  # the whole scene
     assert prediction.mask.any()
     assert not prediction.mask[(four_band.array == 0).all(axis=-1)].any()
+
+
+def test_sentinel_2_band_names_give_true_and_false_colour(shared_data):
+    from gfm_napari.images import read_image
+
+    # Sen1Floods11's chip names its 13 bands B1 ... B12 with B8A: true colour is B4, B3, B2; false colour B8, B4, B3
+    chip = read_image(shared_data / "sat_sen1floods11_water_manual" / "Spain_7370579_S2Hand.tif")
+    descriptions = chip.metadata.band_descriptions
+    assert default_bands(descriptions) == BandSelection((3, 2, 1), "true-colour")
+    assert parse_bands("false-colour", descriptions) == BandSelection((7, 3, 2), "false-colour")
+    assert "bands=true-colour:4,3,2" in fit_normalization(chip).describe()
+
+
+def test_landsat_style_band_names_without_b8a_are_not_read_as_sentinel_2():
+    landsat8 = tuple(f"B{i}" for i in range(1, 12))  # Landsat 8's NIR is B5, not B8
+    assert default_bands(landsat8) == BandSelection((0, 1, 2), "first three")
