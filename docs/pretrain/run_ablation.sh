@@ -4,7 +4,8 @@
 # labelled slices. Run from the repository root:
 #   bash docs/pretrain/run_ablation.sh                                  (CPU: set STEPS small, e.g. STEPS=20 BATCH=2)
 #   DEVICE=cuda STEPS=200 BATCH=32 VARIANTS="feat feat4 mim" bash docs/pretrain/run_ablation.sh   (one GPU, bf16)
-# Variants: feat (L_MIM + L_feat), featN (L_MIM + N x L_feat), mim (L_MIM alone).
+# Variants: feat (L_MIM + L_feat), featN (L_MIM + N x L_feat), mim (L_MIM alone). FROZEN=K: the CPU-feasible mode
+# (--freeze-stages K).
 set -euo pipefail
 PY=${PY:-python -m gfm_napari}
 S=../shared/data
@@ -26,7 +27,7 @@ for variant in ${VARIANTS:-feat feat4 mim}; do
   case $variant in mim) weight=0 ;; feat) weight=1 ;; feat*) weight=${variant#feat} ;; esac  # featN: N x L_feat
   rm -rf "$RUNS/$variant"
   $PY pretrain --data "$CT1" "$CT2" --out "$RUNS/$variant" --steps "${STEPS:-300}" --batch-size "${BATCH:-32}" \
-    --feat-weight $weight --device "$DEVICE" --checkpoint-every "${STEPS:-300}" | tail -n 2
+    --feat-weight $weight --freeze-stages "${FROZEN:-0}" --device "$DEVICE" --checkpoint-every "${STEPS:-300}" | tail -n 2
   cp "$RUNS/$variant/log.jsonl" "$OUT/log_$variant.jsonl"
   evaluate "$variant" --encoder "$RUNS/$variant/encoder"
 done

@@ -38,6 +38,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     pretrain.add_argument("--stage", default="neck",
                           help="where the feature loss compares student and teacher: neck (the image embedding) or "
                           "a stage index (TinyViT 1-3, ViT block, timm feature index)")
+    pretrain.add_argument("--freeze-stages", type=int, default=0, metavar="K",
+                          help="leave the first K stages after the stem untrained (TinyViT 1-3, ViT blocks): the "
+                          "CPU-feasible mode, fewer gradients per step; the feature loss must read a later stage")
     pretrain.add_argument("--teacher", metavar="timm:NAME",
                           help="a timm model as teacher (default: a frozen copy of the encoder)")
     pretrain.add_argument("--teacher-weights", type=Path, help="the timm teacher's local weight file")
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     config = PretrainConfig(
         steps=args.steps, batch_size=args.batch_size, accumulate=args.accumulate, lr=args.lr, warmup=args.warmup,
         mask_patch=args.mask_patch, mask_ratio=args.mask_ratio, mim_weight=args.mim_weight,
-        feat_weight=args.feat_weight, stage=args.stage, teacher=args.teacher,
+        feat_weight=args.feat_weight, stage=args.stage, frozen_stages=args.freeze_stages, teacher=args.teacher,
         teacher_weights=None if args.teacher_weights is None else str(args.teacher_weights),
         checkpoint_every=args.checkpoint_every, seed=args.seed,
     )

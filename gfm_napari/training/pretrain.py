@@ -40,11 +40,13 @@ from ..models.encoder_files import save_encoder
 from .loop import warmup_cosine
 from .pretrain_data import UnlabelledPlanes
 from .pretrain_model import (
+    NECK,
     FrozenTeacher,
     MaskedStudent,
     TimmTeacher,
     encoder_stem,
     feature_distance,
+    freeze_stages,
     freeze_stem,
     masked_l1,
     random_masks,
@@ -68,6 +70,7 @@ class PretrainConfig:
     mim_weight: float = 1.0
     feat_weight: float = 1.0
     stage: str = "neck"  # where L_feat compares student and teacher
+    frozen_stages: int = 0  # stages after the stem not trained (the CPU-feasible mode; pretrain_model.freeze_stages)
     teacher: str | None = None  # "timm:NAME" (with teacher_weights); None: a frozen copy of the encoder
     teacher_weights: str | None = None
     checkpoint_every: int = 50
@@ -80,6 +83,8 @@ class PretrainConfig:
             raise GfmError(f"the mask patch is a side in pixels (at least 1), got {self.mask_patch}")
         if not 0 < self.mask_ratio < 1:
             raise GfmError(f"the mask ratio must be between 0 and 1, got {self.mask_ratio}")
+        if self.frozen_stages < 0:
+            raise GfmError(f"the number of frozen stages must be >= 0, got {self.frozen_stages}")
         if self.mim_weight < 0 or self.feat_weight < 0 or self.mim_weight + self.feat_weight == 0:
             raise GfmError("the loss weights must be >= 0 and not both 0")
         if self.teacher is not None and (not self.teacher.startswith("timm:") or not self.teacher_weights):
@@ -195,10 +200,12 @@ def pretrain(
     segmenter.requires_grad_(False)
     encoder = segmenter.image_encoder.requires_grad_(True)
     freeze_stem(encoder)
+    freeze_stages(encoder, config.frozen_stages, config.stage if config.feat_weight > 0 else NECK)
     teacher = _teacher(config, encoder, model).to(device) if config.feat_weight > 0 else None
     student = MaskedStudent(
         encoder, stride=segmenter.input_size // segmenter.embedding_size[0], stage=config.stage,
         teacher_channels=None if teacher is None else teacher.channels, reconstruct=config.mim_weight > 0,
+        frozen_stages=config.frozen_stages,
     ).to(device).train()
     optimizer = torch.optim.AdamW(_parameter_groups(student, config.weight_decay), lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(

@@ -57,15 +57,18 @@ def encoder_stem(encoder: nn.Module, images: Tensor) -> Tensor:
 
 
 def encoder_trunk(
-    encoder: nn.Module, stem: Tensor, stage: str, *, masks: Tensor | None = None, token: Tensor | None = None
+    encoder: nn.Module, stem: Tensor, stage: str, *, masks: Tensor | None = None, token: Tensor | None = None,
+    frozen: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """(feature at ``stage`` NCHW, image embedding NCHW) from :func:`encoder_stem`'s output; with ``masks``
-    ([B, g, g] bool over the input), the masked squares are replaced by ``token``."""
+    ([B, g, g] bool over the input), the masked squares are replaced by ``token``. The first ``frozen`` stages
+    (TinyViT attention stages, ViT blocks) run without autograd: no gradient reaches them or anything before."""
     if isinstance(encoder, TinyViT):
         x = _mask(stem, masks, token, channels_last=False)
         stages = [stem]
-        for layer in encoder.layers[1:]:
-            x = layer(x)
+        for index, layer in enumerate(encoder.layers[1:], start=1):
+            with torch.set_grad_enabled(torch.is_grad_enabled() and index > frozen):
+                x = layer(x)
             stages.append(x)
         embedding = encoder.neck(x)
         return (embedding if stage == NECK else stages[int(stage)]), embedding
@@ -74,7 +77,8 @@ def encoder_trunk(
         x = x + encoder.pos_embed
     feature = None
     for i, block in enumerate(encoder.blocks):
-        x = block(x)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and i >= frozen):
+            x = block(x)
         if stage != NECK and i == int(stage):
             feature = x.permute(0, 3, 1, 2)
     embedding = encoder.neck(x.permute(0, 3, 1, 2))
@@ -96,6 +100,31 @@ def stage_channels(encoder: nn.Module, stage: str) -> int:
             raise GfmError(f"stage {stage!r} does not exist; ViT stages: 0..{blocks - 1} (blocks) or neck")
         return encoder.neck[0].out_channels if stage == NECK else encoder.patch_embed.proj.out_channels
     raise TypeError(f"no pretraining support for {type(encoder).__name__}")
+
+
+def trunk_stages(encoder: nn.Module) -> int:
+    """How many stages :func:`freeze_stages` can freeze: TinyViT's attention stages, or a ViT's blocks."""
+    if isinstance(encoder, TinyViT):
+        return len(encoder.layers) - 1
+    if isinstance(encoder, ImageEncoderViT):
+        return len(encoder.blocks)
+    raise TypeError(f"no pretraining support for {type(encoder).__name__}")
+
+
+def freeze_stages(encoder: nn.Module, count: int, stage: str) -> None:
+    """No gradients for the first ``count`` stages after the stem (TinyViT 1..3, ViT blocks 0..count-1): the
+    CPU-feasible mode trains only the later stages and the neck. GfmError when there are not that many, or when
+    L_feat would read a frozen stage."""
+    total = trunk_stages(encoder)
+    if not 0 <= count <= total:
+        raise GfmError(f"{count} frozen stages: this encoder has {total} after its stem (0..{total})")
+    first_trained = count + 1 if isinstance(encoder, TinyViT) else count  # TinyViT's stages count from 1
+    if stage != NECK and int(stage) < first_trained:
+        raise GfmError(f"the feature loss reads stage {stage}, which {count} frozen stages leave untrained: choose "
+                       f"a later stage or neck")
+    layers = encoder.layers[1 : count + 1] if isinstance(encoder, TinyViT) else encoder.blocks[:count]
+    for layer in layers:
+        layer.requires_grad_(False)
 
 
 def _stem_channels(encoder: nn.Module) -> int:
@@ -120,18 +149,24 @@ class MaskedStudent(nn.Module):
         encoder: the image encoder to pretrain (trained in place).
         stride: input pixels per image-embedding position (the segmenter's ``input_size / embedding_size``).
         stage: where L_feat reads the student (see the module docstring).
+        frozen_stages: stages after the stem run without autograd (:func:`freeze_stages`); the mask token is then
+            not trained either.
         teacher_channels: channels of the teacher's feature; None without feature distillation.
         reconstruct: False without MIM (no reconstruction head).
     """
 
     def __init__(
-        self, encoder: nn.Module, *, stride: int, stage: str, teacher_channels: int | None, reconstruct: bool = True
+        self, encoder: nn.Module, *, stride: int, stage: str, teacher_channels: int | None, reconstruct: bool = True,
+        frozen_stages: int = 0,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.stage = stage
+        self.frozen_stages = frozen_stages
         self.mask_token = nn.Parameter(torch.zeros(_stem_channels(encoder)))
         nn.init.trunc_normal_(self.mask_token, std=0.02)
+        if frozen_stages:  # its gradient would have to pass through the frozen stages: it stays as drawn
+            self.mask_token.requires_grad_(False)
         embedding_channels = stage_channels(encoder, NECK)
         self.reconstruction = (
             nn.Sequential(nn.Conv2d(embedding_channels, 3 * stride * stride, 1), nn.PixelShuffle(stride))
@@ -156,7 +191,8 @@ class MaskedStudent(nn.Module):
     def forward(self, stem: Tensor, masks: Tensor) -> tuple[Tensor | None, Tensor | None]:
         """From the stem's output (:func:`encoder_stem`, no gradients): (reconstruction [B, 3, S, S] or None,
         projected stage feature or None)."""
-        feature, embedding = encoder_trunk(self.encoder, stem, self.stage, masks=masks, token=self.mask_token)
+        feature, embedding = encoder_trunk(self.encoder, stem, self.stage, masks=masks, token=self.mask_token,
+                                           frozen=self.frozen_stages)
         reconstruction = None if self.reconstruction is None else self.reconstruction(embedding)
         projected = None if self.projection is None else self.projection(feature)
         return reconstruction, projected

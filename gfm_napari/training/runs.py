@@ -68,13 +68,14 @@ class PretrainProgress:
 
 def pretrain_command(
     model: LoadedModel, data: Sequence[Path], run_dir: Path, *, steps: int, nproc: int = 1, batch_size: int = 8,
-    resume: bool = False,
+    frozen_stages: int = 0, resume: bool = False,
 ) -> list[str]:
     """argv of ``gfm-napari pretrain`` for ``model``'s weights on ``data`` (files or folders) into ``run_dir``;
     ``resume`` continues the run ``run_dir`` holds."""
     return _gfm_napari(
         model, "pretrain", "--data", *map(str, data), "--out", str(run_dir), "--steps", str(steps),
-        "--nproc", str(nproc), "--batch-size", str(batch_size), *(["--resume"] if resume else []),
+        "--nproc", str(nproc), "--batch-size", str(batch_size), "--freeze-stages", str(frozen_stages),
+        *(["--resume"] if resume else []),
     )
 
 

@@ -170,8 +170,9 @@ def test_a_folder_holding_a_run_is_not_overwritten(pretrained_run, shared_data):
     assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "--resume" in result.stderr
 
 
-def test_a_resumed_run_matches_an_uninterrupted_one(ct_planes, tmp_path):
-    config = dataclasses.replace(QUICK, steps=3)
+@pytest.mark.parametrize("frozen_stages", [0, 2])  # the full and the CPU-feasible mode
+def test_a_resumed_run_matches_an_uninterrupted_one(ct_planes, tmp_path, frozen_stages):
+    config = dataclasses.replace(QUICK, steps=3, frozen_stages=frozen_stages)
     straight = load_model("litemedsam_clicks", fast=False)
     run(pretrain(straight, ct_planes, tmp_path / "straight", config))
     interrupted, stop = load_model("litemedsam_clicks", fast=False), StopRequest()
@@ -187,6 +188,28 @@ def test_a_resumed_run_matches_an_uninterrupted_one(ct_planes, tmp_path):
     a, b = straight.segmenter.image_encoder.state_dict(), resumed.segmenter.image_encoder.state_dict()
     assert max(float((a[k] - base[k]).abs().max()) for k in a) > 1e-5  # the steps changed the encoder
     assert all(torch.allclose(a[k], b[k], rtol=1e-6, atol=1e-8) for k in a)
+
+
+def test_frozen_stages_give_the_full_modes_first_losses_and_train_only_the_later_stages(ct_planes, tmp_path):
+    """The CPU-feasible mode runs the same forward pass (its first step's losses equal the full mode's) and trains
+    only what follows the frozen stages."""
+    full, frozen = (load_model("litemedsam_clicks", fast=False, device="cpu") for _ in range(2))
+    before = copy.deepcopy(frozen.segmenter.image_encoder.state_dict())
+    run(pretrain(full, ct_planes, tmp_path / "full", QUICK))
+    run(pretrain(frozen, ct_planes, tmp_path / "frozen", dataclasses.replace(QUICK, frozen_stages=2)))
+    logs = [read_pretrain_progress(tmp_path / name) for name in ("full", "frozen")]
+    assert logs[1].l_mim[0] == pytest.approx(logs[0].l_mim[0], rel=1e-5)
+    assert logs[1].l_feat[0] == pytest.approx(logs[0].l_feat[0], abs=1e-7)
+    after = frozen.segmenter.image_encoder.state_dict()
+    changed = {k.split(".")[0] + ("." + k.split(".")[1] if k.startswith("layers.") else "")
+               for k in after if not torch.equal(after[k], before[k])}
+    assert changed == {"layers.3", "neck"}  # the stem (patch embedding, layers.0) and stages 1-2 stay as they were
+
+
+def test_a_feature_loss_on_a_frozen_stage_is_refused(ct_planes, tmp_path):
+    with pytest.raises(GfmError, match="reads stage 2, which 2 frozen stages leave untrained"):
+        run(pretrain(load_model("litemedsam_clicks", fast=False), ct_planes, tmp_path / "run",
+                     dataclasses.replace(QUICK, frozen_stages=2, stage="2")))
 
 
 def test_two_processes_pretrain_over_gloo(shared_data, tmp_path):

@@ -26,6 +26,7 @@ def test_a_pretrained_encoder_is_used_for_the_next_prompts(dock, ct_path, open_c
     widget, panel = dock, dock.pretrain_panel
     assert panel.paths() == [Path(ct_path)]  # the open image, filled in by the dock
     panel.steps.setValue(2)
+    panel.frozen_stages.setValue(2)  # the CPU-feasible mode
     panel.pretrain_button.click()
     assert panel.running and not panel.pretrain_button.isEnabled()  # the viewer goes on meanwhile
     qtbot.waitUntil(lambda: not panel.running, timeout=5 * WAIT_MS)
@@ -35,6 +36,7 @@ def test_a_pretrained_encoder_is_used_for_the_next_prompts(dock, ct_path, open_c
     assert len(mim) == len(feat) == 2  # both loss terms plotted against the step
     status = panel.status.text()
     assert "finished" in status and "step 2/2" in status and "L_MIM" in status and "L_feat" in status, status
+    assert json.loads((panel.run_dir / "run.json").read_text())["config"]["frozen_stages"] == 2
     progress = read_pretrain_progress(panel.run_dir, 2)
     assert progress.processes == 1 and progress.l_mim[-1] > 0 and progress.l_feat[-1] > 0
     base_id = widget.models.active.model.model_id
