@@ -48,6 +48,7 @@ def main() -> None:
     widget.tabs.setCurrentIndex(widget.tabs.indexOf(panel.parentWidget()))
     panel.steps.setValue(STEPS)
     panel.crops.setValue(CROPS)
+    panel.frozen_stages.setValue(2)  # the CPU-feasible mode: twice the images per second on a CPU
     panel.pretrain_button.click()
     if not wait_for(lambda: not panel.running) or not panel.use_button.isEnabled():
         sys.exit(f"the run did not give an encoder: {panel.status.text()}")
