@@ -119,7 +119,7 @@ def freeze_stages(encoder: nn.Module, count: int, stage: str) -> None:
     if not 0 <= count <= total:
         raise GfmError(f"{count} frozen stages: this encoder has {total} after its stem (0..{total})")
     first_trained = count + 1 if isinstance(encoder, TinyViT) else count  # TinyViT's stages count from 1
-    if stage != NECK and int(stage) < first_trained:
+    if stage != NECK and stage.isdigit() and int(stage) < first_trained:  # other names: stage_channels says
         raise GfmError(f"the feature loss reads stage {stage}, which {count} frozen stages leave untrained: choose "
                        f"a later stage or neck")
     layers = encoder.layers[1 : count + 1] if isinstance(encoder, TinyViT) else encoder.blocks[:count]
