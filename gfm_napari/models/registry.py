@@ -121,7 +121,7 @@ class LoadedModel:
 
     def decoder_for(self, modality: str | None) -> Segmenter:
         """The segmenter whose prompt path answers prompts on an image of ``modality``."""
-        return self.prompt_paths.get(modality, self.segmenter) if modality is not None else self.segmenter
+        return self.prompt_paths.get(modality, self.segmenter)  # None (no modality) is never a key
 
     @property
     def cache_id(self) -> str:
