@@ -181,8 +181,7 @@ class ImageSwitching:
         ))
 
     def _show_image_controls(self, image: Image) -> None:
-        for spin in (self.window_level, self.window_width):
-            spin.setEnabled(image.modality == "CT")
+        self.show_ct_window(image.modality == "CT")
         self.show_bands(is_multiband(image))
 
     def _park(self) -> None:

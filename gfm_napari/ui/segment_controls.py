@@ -45,6 +45,11 @@ class SegmentControls(QWidget):
         """The band choice is offered for rasters with more than 3 bands only."""
         self._source.setRowVisible(self.bands, visible)
 
+    def show_ct_window(self, visible: bool) -> None:
+        """The window level and width (HU) are offered for CT images only."""
+        for spin in (self.window_level, self.window_width):
+            self._source.setRowVisible(spin, visible)
+
     def _build(self) -> None:
         self.setToolTip(SHORTCUTS)
         self.image_combo = QComboBox()

@@ -15,8 +15,8 @@ import numpy as np
 from napari.layers import Image as ImageLayer
 from napari.layers import Labels
 from napari.utils.notifications import Notification, notification_manager, show_error
-from qtpy.QtCore import QEvent
-from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from qtpy.QtCore import QEvent, QSize, Qt
+from qtpy.QtWidgets import QFrame, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from ..engine.predictor import Predictor
 from ..engine.session import SegmentationSession
@@ -117,8 +117,8 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
         page.addWidget(self.pretrain_panel)
         page.addStretch(1)
         self.tabs = QTabWidget()
-        self.tabs.addTab(segment, "Segment")
-        self.tabs.addTab(pretrain, "Pretrain")
+        self.tabs.addTab(_VerticalScrollArea(segment), "Segment")
+        self.tabs.addTab(_VerticalScrollArea(pretrain), "Pretrain")
         QVBoxLayout(self).addWidget(self.tabs)
 
     def _connect(self) -> None:
@@ -356,3 +356,17 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
         super().closeEvent(event)
 
 
+class _VerticalScrollArea(QScrollArea):
+    """A tab's page that scrolls vertically only: as wide as the page needs, as short as the dock allows, so a short
+    window scrolls instead of squeezing rows over each other (a run's plot and status text once overlapped)."""
+
+    def __init__(self, page: QWidget) -> None:
+        super().__init__()
+        self.setWidget(page)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QSize:
+        width = self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+        return QSize(width + 2 * self.frameWidth(), super().minimumSizeHint().height())

@@ -68,3 +68,14 @@ def test_a_three_band_raster_has_no_band_choice(make_napari_viewer, make_widget,
     viewer.open(str(shared_data / "sat_landsat_rgb_rasterio" / "RGB.byte.tif"), plugin="gfm-napari")
     widget = make_widget(viewer)
     assert not widget.bands.isVisibleTo(widget)
+
+
+def test_a_raster_has_no_ct_window_and_a_ct_has_one(make_napari_viewer, make_widget, shared_data, open_ct, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open(str(shared_data / "sat_landsat_rgb_rasterio" / "RGB.byte.tif"), plugin="gfm-napari")
+    raster = make_widget(viewer)
+    wait_idle(qtbot, raster)
+    assert not raster.window_level.isVisibleTo(raster) and not raster.window_width.isVisibleTo(raster)
+    ct = make_widget(open_ct())
+    wait_idle(qtbot, ct)
+    assert ct.window_level.isVisibleTo(ct) and ct.window_width.isVisibleTo(ct)

@@ -194,3 +194,19 @@ def test_dragging_a_click_moves_it_and_updates_the_mask(open_ct, make_widget, li
     widget.undo()
     wait_idle(qtbot, widget)
     np.testing.assert_array_equal(widget.session.prompts()[(AXIAL, index)].points, [[5.0, 5.0]])
+
+
+def test_a_short_window_scrolls_the_dock_instead_of_piling_its_rows(open_ct, make_widget, qtbot):
+    viewer = open_ct()
+    widget = make_widget(viewer)
+    panel = widget.adapter_panel
+    panel.progress.setVisible(True)  # as during a run: the progress bar, the plot and a two-line status
+    panel.plot.canvas.setVisible(True)
+    panel.status.setText("Training finished; best validation score 0.842. Use adapter applies it.")
+    viewer.window.show()
+    viewer.window.resize(1500, 700)
+    qtbot.wait(300)
+    assert widget.tabs.currentWidget().verticalScrollBar().maximum() > 0
+    rows = [panel.progress, panel.plot.canvas, panel.status, panel.use_button]
+    for upper, lower in zip(rows, rows[1:]):
+        assert upper.geometry().bottom() < lower.geometry().top(), (upper, lower)
