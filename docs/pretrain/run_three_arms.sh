@@ -6,9 +6,9 @@
 #   slices 0..65   unlabelled pretraining images (FLAIR and T1c), and the adapter's training/validation (29..65)
 #   slices 70..102 held apart: evaluation only
 # Pretraining also reads two other patients' glioma MR (radiomics brain1/brain2, T1 post-Gd, NRRD; images only).
-# Run from the repository root (about 2 h on 2 CPU cores with the defaults):
+# Run from the repository root (about 1 h 40 min on 2 CPU cores with the defaults):
 #   bash docs/pretrain/run_three_arms.sh
-# Settings: STEPS (pretraining steps, default 150), BATCH (crops per step, 4), FROZEN (--freeze-stages, 2),
+# Settings: STEPS (pretraining steps, default 120, as measured), BATCH (crops per step, 4), FROZEN (--freeze-stages, 2),
 # ASTEPS (adapter steps, 150), ARMS ("none feat mim"), SKIP_BASE=1 (no evaluation of the model without adapter).
 # Then: python docs/pretrain/summarize_three_arms.py
 set -euo pipefail
@@ -40,7 +40,7 @@ for arm in ${ARMS:-none feat mim}; do
   encoder=()
   if [ "$arm" != none ]; then
     case $arm in mim) weight=0 ;; feat) weight=1 ;; esac
-    /usr/bin/time -v $PY pretrain --data "${PRETRAIN_DATA[@]}" --out "$RUNS/pretrain_$arm" --steps "${STEPS:-150}" \
+    /usr/bin/time -v $PY pretrain --data "${PRETRAIN_DATA[@]}" --out "$RUNS/pretrain_$arm" --steps "${STEPS:-120}" \
       --batch-size "${BATCH:-4}" --feat-weight $weight --freeze-stages "${FROZEN:-2}" --seed 0 \
       --checkpoint-every 50 2> "$OUT/pretrain_$arm.time" | tail -n 2
     cp "$RUNS/pretrain_$arm/log.jsonl" "$OUT/pretrain_log_$arm.jsonl"
