@@ -39,7 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def add_settings_options(parser: argparse.ArgumentParser) -> None:
     """The automatic pass's settings (shared by ``auto`` and ``evaluate --auto``); unset, AutoSettings' defaults."""
     group = parser.add_argument_group("automatic pass")
-    add_deferred(group, "--points-per-side", type=int, deferred=lambda: _default("points_per_side"),
+    add_deferred(group, "--points-per-side", type=int, deferred=_default_grid,
                  help="clicks per side of each window's grid (default %(deferred)s)")
     add_deferred(group, "--min-area", type=int, metavar="PX", deferred=lambda: _default("min_area"),
                  help="drop objects smaller than this many pixels (default %(deferred)s)")
@@ -47,6 +47,12 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
                  help="drop masks with a lower predicted IoU (default %(deferred)s)")
     add_deferred(group, "--min-stability", type=float, deferred=lambda: _default("min_stability"),
                  help="drop masks that change more with the threshold (default %(deferred)s)")
+
+
+def _default_grid() -> str:
+    from ..engine.auto_window import MIN_POINTS_PER_SIDE, POINT_SPACING
+
+    return f"automatic: clicks at most {POINT_SPACING} px apart, at least {MIN_POINTS_PER_SIDE} per side"
 
 
 def _default(setting: str):

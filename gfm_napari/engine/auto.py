@@ -22,7 +22,7 @@ import numpy as np
 
 from ..images import Image, Normalization
 from ..images.windowed import Window
-from ..jobs import Job, Progress
+from ..jobs import Job, Progress, relay
 from .auto_window import AutoSettings, Candidate, window_candidates
 from .predictor import Predictor
 from .tiles import TileGrid
@@ -73,7 +73,12 @@ def segment_everything(
     for done, window in enumerate(windows):
         yield Progress(done, len(windows), f"segmenting everything: window {done + 1} of {len(windows)}")
         embedding = predictor.embed(image, axis, index, normalization=normalization, window=window)
-        candidates += window_candidates(predictor, embedding, window, shape, settings)
+        candidates += yield from relay(
+            window_candidates(predictor, embedding, window, shape, settings),
+            lambda p, d=done: Progress(d * p.total + p.done, len(windows) * p.total,
+                                       f"segmenting everything: window {d + 1} of {len(windows)}, "
+                                       f"click {p.done + 1} of {p.total}"),
+        )
     yield Progress(len(windows), len(windows), "merging objects across windows")
     labels, scores = paint_objects(merge_across_windows(candidates), shape, settings.min_area)
     return AutoResult(labels, scores, len(windows), len(candidates))

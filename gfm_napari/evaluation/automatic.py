@@ -134,12 +134,13 @@ def sam_automatic_labels(
     model: LoadedModel, plane: np.ndarray, settings: AutoSettings, modality: str | None = None
 ) -> np.ndarray:
     """segment-anything's ``SamAutomaticMaskGenerator`` on a normalised plane (values in [0, 1]) with the weights of
-    ``model`` (the prompt path of ``modality``, as ours) and the same grid and filters as ``settings``, its masks
-    painted into a label map as ours are."""
+    ``model`` (the prompt path of ``modality``, as ours) and the same filters as ``settings`` and grid density (its
+    grid covers the whole plane: :meth:`AutoSettings.grid_side` of the plane), its masks painted into a label map as
+    ours are."""
     from segment_anything import SamAutomaticMaskGenerator
 
     generator = SamAutomaticMaskGenerator(
-        _as_sam(model, modality), points_per_side=settings.points_per_side, points_per_batch=settings.points_per_batch,
+        _as_sam(model, modality), points_per_side=settings.grid_side(*plane.shape[:2]), points_per_batch=settings.points_per_batch,
         pred_iou_thresh=settings.min_predicted_iou, stability_score_thresh=settings.min_stability,
         stability_score_offset=settings.stability_offset,
     )

@@ -79,8 +79,9 @@ def test_unset_automatic_pass_options_are_the_settings_defaults_and_the_help_sho
     assert settings(args) == defaults
     args = build_parser().parse_args(["auto", "ct.nii.gz", "--min-area", "40", "-o", "labels.nii.gz"])
     assert settings(args).min_area == 40
-    text = _help("auto")
-    assert f"(default {defaults.points_per_side})" in text and f"(default {defaults.min_stability})" in text
+    text = " ".join(_help("auto").split())
+    assert "(default automatic: clicks at most 16 px apart, at least 16 per side)" in text
+    assert f"(default {defaults.min_stability})" in text
 
 
 def test_option_types_parse_and_refuse():

@@ -4,7 +4,7 @@ map painted smallest on top, and objects matched to the truth at IoU >= 0.5."""
 import numpy as np
 
 from gfm_napari.engine.auto import PlaneObject, auto_windows, merge_across_windows, paint_objects
-from gfm_napari.engine.auto_window import Candidate, point_grid
+from gfm_napari.engine.auto_window import AutoSettings, Candidate, point_grid
 from gfm_napari.evaluation.automatic import match_objects, truth_objects
 from gfm_napari.images.windowed import Window
 
@@ -25,6 +25,15 @@ def test_the_click_grid_puts_one_click_at_the_centre_of_each_cell():
     assert grid.shape == (16, 2)
     assert sorted(set(grid[:, 0])) == [25.0, 75.0, 125.0, 175.0]
     assert sorted(set(grid[:, 1])) == [12.5, 37.5, 62.5, 87.5]
+
+
+def test_the_default_grid_keeps_clicks_16_plane_pixels_apart_with_at_least_16_per_side():
+    automatic = AutoSettings()
+    assert automatic.grid_side(256, 256) == 16  # a native raster window: 16 px apart, as before
+    assert automatic.grid_side(512, 512) == 32  # a 512² CT slice, which the model sees shrunk to 256 px
+    assert automatic.grid_side(122, 101) == 16  # a small plane keeps the minimum
+    assert automatic.grid_side(300, 513) == 33
+    assert AutoSettings(points_per_side=8).grid_side(512, 512) == 8  # a given number is kept
 
 
 def test_a_plane_the_model_sees_whole_is_one_window_and_a_large_raster_is_tiled_at_native_resolution():

@@ -46,3 +46,27 @@ def test_one_undo_removes_every_found_object(session, ct_labels):
 def test_a_slice_outside_the_volume_is_refused(session, ct_labels):
     with pytest.raises(PromptError):
         session.apply_auto(AXIAL, 99, _found(ct_labels))
+
+
+def test_the_pass_reports_each_decoder_call_so_a_cancel_lands_within_a_window(shared_predictor, ct):
+    from gfm_napari.engine.auto import segment_everything
+    from gfm_napari.images import fit_normalization
+
+    calls = []
+    decoder_for = shared_predictor.decoder_for
+
+    def counted(embedding):
+        calls.append(1)
+        return decoder_for(embedding)
+
+    shared_predictor.decoder_for = counted
+    try:
+        job = segment_everything(shared_predictor, ct, AXIAL, SLICE, normalization=fit_normalization(ct))
+        reports = [next(job) for _ in range(4)]
+        job.close()  # what the dock's Cancel does to the worker's generator
+    finally:
+        del shared_predictor.decoder_for
+    assert [r.message for r in reports[1:]] == [f"segmenting everything: window 1 of 1, click {n} of 256"
+                                                for n in (1, 9, 17)]  # a 16 x 16 grid, 8 clicks a call
+    assert [r.done for r in reports[1:]] == [0, 8, 16] and {r.total for r in reports[1:]} == {256}
+    assert len(calls) == 2  # closed after two of the window's 32 decoder calls
