@@ -63,23 +63,27 @@ def segment_everything(
     settings: AutoSettings | None = None,
     region: Window | None = None,
 ) -> Job[AutoResult]:
-    """Job: every object on a plane of ``image`` (or in ``region`` of it), one progress step per window."""
+    """Job: every object on a plane of ``image`` (or in ``region`` of it); its progress counts the grids' clicks
+    answered (one report per window and per decoder call)."""
     settings = settings or AutoSettings()
     shape = image.plane_shape(axis)
     region = region or Window(0, 0, *shape)
     zoom = zoom_above(image.modality) if predictor.zoom else math.inf
     windows = auto_windows(region, shape, predictor.model.spec.input_size, zoom)
+    clicks = [settings.grid_side(w.rows, w.cols) ** 2 for w in windows]  # the job's steps: clicks answered
+    before = np.cumsum([0, *clicks])
+    total = int(before[-1])
     candidates: list[Candidate] = []
     for done, window in enumerate(windows):
-        yield Progress(done, len(windows), f"segmenting everything: window {done + 1} of {len(windows)}")
+        where = f"segmenting everything: window {done + 1} of {len(windows)}"
+        yield Progress(int(before[done]), total, where)
         embedding = predictor.embed(image, axis, index, normalization=normalization, window=window)
         candidates += yield from relay(
             window_candidates(predictor, embedding, window, shape, settings),
-            lambda p, d=done: Progress(d * p.total + p.done, len(windows) * p.total,
-                                       f"segmenting everything: window {d + 1} of {len(windows)}, "
-                                       f"click {p.done + 1} of {p.total}"),
+            lambda p, start=int(before[done]), where=where: Progress(
+                start + p.done, total, f"{where}, click {p.done + 1} of {p.total}"),
         )
-    yield Progress(len(windows), len(windows), "merging objects across windows")
+    yield Progress(total, total, "merging objects across windows")
     labels, scores = paint_objects(merge_across_windows(candidates), shape, settings.min_area)
     return AutoResult(labels, scores, len(windows), len(candidates))
 
