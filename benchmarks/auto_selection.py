@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from gfm_napari.engine.auto import auto_windows, merge_across_windows, paint_objects
-from gfm_napari.engine.auto_window import AutoSettings, Candidate, point_grid
+from gfm_napari.engine.auto_window import AutoSettings, Candidate, point_grid, stability_scores, suppressed
 from gfm_napari.engine.prompts import ResizeLongestSide
 from gfm_napari.engine.tiles import touches_inner_edge
 from gfm_napari.engine.zoom import zoom_above
@@ -49,8 +49,7 @@ def raw_candidates(setting, image, window: Window, settings: AutoSettings) -> di
             logits, iou = predictor.decoder_for(embedding).decode(embedding.features, points=(coords, labels),
                                                                    multimask=True)
             up = predictor.upscale(logits.flatten(0, 1)[:, None], (rows, cols))[:, 0]
-        high, low = (up > settings.stability_offset).sum((1, 2)), (up > -settings.stability_offset).sum((1, 2))
-        stabilities.append((high / low.clamp(min=1)).numpy())
+        stabilities.append(stability_scores(up, settings.stability_offset).numpy())
         masks.append((up > 0).numpy())
         scores.append(iou.flatten().numpy())
         clicks.append(np.repeat(np.arange(start, start + len(batch)), 3))
@@ -74,21 +73,16 @@ def selected(windows: list[dict], shape, truth, min_score: float, min_stability:
     kept: list[Candidate] = []
     for w in windows:
         area = w["mask"].reshape(len(w["mask"]), -1).sum(1)
-        n = w["mask"].shape[1] * w["mask"].shape[2]
-        ok = (area >= settings.min_area) & (area <= settings.max_share * n)
+        ok = settings.fits_area(area, w["window"].rows * w["window"].cols)
         ok &= (w["score"] >= min_score) & (w["stability"] >= min_stability)
         index = np.flatnonzero(ok)
         rank = w["score"][index]
         if agree is not None:
             votes = consensus(w["mask"][index], w["click"][index], agree)
             index, rank = index[votes >= 1], (votes + w["score"][index])[votes >= 1]
-        taken = np.zeros(w["mask"].shape[1:], bool)
-        for i in index[np.argsort(-rank, kind="stable")]:
-            mask = w["mask"][i]
-            if np.count_nonzero(mask & taken) <= settings.max_overlap * np.count_nonzero(mask):
-                kept.append(Candidate(w["window"], mask, float(w["score"][i]), float(w["stability"][i]),
-                                      touches_inner_edge(w["window"], shape, mask)))
-                taken |= mask
+        for i in suppressed(w["mask"], index[np.argsort(-rank, kind="stable")].tolist(), settings.max_overlap):
+            kept.append(Candidate(w["window"], w["mask"][i], float(w["score"][i]), float(w["stability"][i]),
+                                  touches_inner_edge(w["window"], shape, w["mask"][i])))
     labels, _ = paint_objects(merge_across_windows(kept), shape, settings.min_area)
     size = max(w["window"].row + w["window"].rows for w in windows)
     result = match_objects(truth[:size, :size], labels[:size, :size])

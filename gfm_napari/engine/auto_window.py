@@ -71,6 +71,11 @@ class AutoSettings:
             return self.points_per_side
         return max(MIN_POINTS_PER_SIDE, math.ceil(max(rows, cols) / POINT_SPACING))
 
+    def fits_area(self, area, window_pixels: int):
+        """Which masks of ``area`` pixels (a tensor or array) may be objects of a window of ``window_pixels``:
+        between ``min_area`` (at least 1) and ``max_share`` of the window."""
+        return (area >= max(self.min_area, 1)) & (area <= self.max_share * window_pixels)
+
 
 @dataclass(frozen=True, eq=False)
 class Candidate:
@@ -129,24 +134,36 @@ def window_candidates(
             upscaled = predictor.upscale(logits[keep], (rows, cols))[:, 0]
             if valid is not None:
                 upscaled = upscaled.masked_fill(~valid, -torch.inf)
-            high = (upscaled > settings.stability_offset).sum((1, 2))
-            low = (upscaled > -settings.stability_offset).sum((1, 2))
-            stability = high / low.clamp(min=1)
+            stability = stability_scores(upscaled, settings.stability_offset)
             mask = upscaled > 0
-            area = mask.sum((1, 2))
-            good = ((stability >= settings.min_stability) & (area >= max(settings.min_area, 1))
-                    & (area <= settings.max_share * rows * cols))
+            good = (stability >= settings.min_stability) & settings.fits_area(mask.sum((1, 2)), rows * cols)
         masks.append(mask[good])
         scores.append(iou[keep][good])
         stabilities.append(stability[good])
     if not masks or not sum(len(m) for m in masks):
         return []
     mask, score, stability = torch.cat(masks).cpu().numpy(), torch.cat(scores), torch.cat(stabilities)
-    taken = np.zeros((rows, cols), bool)
+    order = torch.argsort(score, descending=True, stable=True).tolist()
+    return [Candidate(window, mask[i], float(score[i]), float(stability[i]),
+                      touches_inner_edge(window, plane_shape, mask[i]))
+            for i in suppressed(mask, order, settings.max_overlap)]
+
+
+def stability_scores(logits: torch.Tensor, offset: float) -> torch.Tensor:
+    """SAM's stability of masks given as logits (N, rows, cols): the area above ``+offset`` over the area above
+    ``-offset`` (how little the mask changes with the threshold)."""
+    high = (logits > offset).sum((1, 2))
+    low = (logits > -offset).sum((1, 2))
+    return high / low.clamp(min=1)
+
+
+def suppressed(masks: np.ndarray, order: list[int], max_overlap: float) -> list[int]:
+    """Greedy mask suppression: the indices of ``masks`` (N, rows, cols) kept when taken in ``order``, each holding
+    at most ``max_overlap`` of its pixels in common with the masks kept before it."""
+    taken = np.zeros(masks.shape[1:], bool)
     kept = []
-    for i in torch.argsort(score, descending=True, stable=True).tolist():
-        if np.count_nonzero(mask[i] & taken) <= settings.max_overlap * np.count_nonzero(mask[i]):
-            kept.append(Candidate(window, mask[i], float(score[i]), float(stability[i]),
-                                  touches_inner_edge(window, plane_shape, mask[i])))
-            taken |= mask[i]
+    for i in order:
+        if np.count_nonzero(masks[i] & taken) <= max_overlap * np.count_nonzero(masks[i]):
+            kept.append(i)
+            taken |= masks[i]
     return kept
