@@ -13,11 +13,12 @@ raster prompt path, as ``gfm-napari evaluate --auto`` runs it.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from report import emit  # benchmarks/report.py (run as a script, its folder is on the path)
 
 from gfm_napari.engine.auto import auto_windows, merge_across_windows, paint_objects
 from gfm_napari.engine.auto_window import AutoSettings, Candidate, point_grid, stability_scores, suppressed
@@ -149,10 +150,7 @@ def main() -> None:
     }.items():
         report["rules"][name] = selected(windows, shape, truth, score, stability, agree, settings)
         print(name, report["rules"][name], flush=True)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    emit(report, args.output)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
+
+from report import emit  # benchmarks/report.py (run as a script, its folder is on the path)
 
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.evaluation.prompted import Selection, evaluate_prompts
@@ -91,10 +92,7 @@ def main() -> None:
             report[name][rule] = result["mean_dice"]["box"]
         report[name]["objects"] = sum(s["objects"] for s in result["structures"].values())
         print(name, report[name], flush=True)
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    emit(report, args.output, indent=1)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from ..images import Image, Normalization, Plane
 from ..images.windowed import Window
 from ..models import LoadedModel
+from ..models.registry import ModelSpec
 from ..models.segmenter import Segmenter
 from .cache import CacheKey, EmbeddingCache, digest_plane
 from .prompts import Prompts, ResizeLongestSide
@@ -135,20 +136,7 @@ class Predictor:
 
     def preprocess(self, plane: np.ndarray) -> torch.Tensor:
         """A normalised plane in [0, 1], (rows, cols) or (rows, cols, C) → model input (1, 3, S, S)."""
-        spec = self.model.spec
-        tensor = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))
-        tensor = tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)
-        if tensor.shape[0] >= 3:
-            tensor = tensor[:3]
-        else:
-            tensor = tensor[:1].expand(3, -1, -1)
-        resize = ResizeLongestSide(plane.shape[:2], spec.input_size)
-        tensor = F.interpolate(
-            tensor[None], size=resize.resized_shape, mode="bilinear", align_corners=False, antialias=True
-        )
-        tensor = spec.scale_input(tensor)
-        rows, cols = resize.resized_shape
-        return F.pad(tensor, (0, spec.input_size - cols, 0, spec.input_size - rows))
+        return model_input(plane, self.model.spec)
 
     # ---- fast path: every prompt -----------------------------------------------------------------
     def predict(
@@ -239,6 +227,22 @@ class Predictor:
         logits = F.interpolate(low_res_logits, size=(size, size), mode="bilinear", align_corners=False)
         logits = logits[..., :rows, :cols]
         return F.interpolate(logits, size=plane_shape, mode="bilinear", align_corners=False)
+
+
+def model_input(plane: np.ndarray, spec: ModelSpec) -> torch.Tensor:
+    """A normalised plane in [0, 1], (rows, cols) or (rows, cols, C) → the input (1, 3, S, S) of a ``spec`` model:
+    its first three channels (or its one channel thrice), resized so the longest side is S, scaled, padded."""
+    tensor = torch.from_numpy(np.ascontiguousarray(plane, dtype=np.float32))
+    tensor = tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)
+    if tensor.shape[0] >= 3:
+        tensor = tensor[:3]
+    else:
+        tensor = tensor[:1].expand(3, -1, -1)
+    resize = ResizeLongestSide(plane.shape[:2], spec.input_size)
+    tensor = F.interpolate(tensor[None], size=resize.resized_shape, mode="bilinear", align_corners=False, antialias=True)
+    tensor = spec.scale_input(tensor)
+    rows, cols = resize.resized_shape
+    return F.pad(tensor, (0, spec.input_size - cols, 0, spec.input_size - rows))
 
 
 def _plane_part(image: Image, axis: int | None, index: int | None, window: Window | None) -> np.ndarray:

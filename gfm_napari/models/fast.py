@@ -157,7 +157,7 @@ def accelerate(segmenter: nn.Module, model_id: str | None = None, precision: str
     The TinyViT (LiteMedSAM) encoder is made channels-last; on the CPU, with ``model_id`` given, it runs on ONNX
     Runtime (:mod:`.onnx_encoder`, which folds Conv+BN itself; PyTorch stays the fallback). Parameter names and
     values are untouched, so a state dict saved from an accelerated model loads into a plain one.
-    ``precision="int8"``: the ONNX Runtime encoder runs its matrix products in 8 bits (:mod:`.onnx_encoder`).
+    ``precision="int8"``: the encoder runs its matrix products in 8 bits on OpenVINO (:mod:`.openvino_encoder`).
     """
     if not isinstance(segmenter.mask_decoder, ChannelsLastMaskDecoder):
         segmenter.mask_decoder = ChannelsLastMaskDecoder.from_decoder(segmenter.mask_decoder)
@@ -172,10 +172,14 @@ def accelerate(segmenter: nn.Module, model_id: str | None = None, precision: str
 
 def _onnx_runtime(encoder: nn.Module, model_id: str, input_size: int, precision: str):
     try:
+        if precision == "int8":
+            from gfm_napari.models.openvino_encoder import OpenVinoEncoder
+
+            return OpenVinoEncoder.for_encoder(encoder, model_id, input_size)
         from gfm_napari.models.onnx_encoder import OnnxEncoder
 
-        return OnnxEncoder.for_encoder(encoder, model_id, input_size, precision)
-    except Exception as error:  # no onnxruntime wheel for this platform, a failed export...: PyTorch still works
-        warnings.warn(f"ONNX Runtime encoder unavailable ({type(error).__name__}: {error}); using PyTorch",
+        return OnnxEncoder.for_encoder(encoder, model_id, input_size)
+    except Exception as error:  # no wheel for this platform, a failed export...: PyTorch still works
+        warnings.warn(f"{precision} encoder runtime unavailable ({type(error).__name__}: {error}); using PyTorch",
                       RuntimeWarning, stacklevel=3)
         return None

@@ -8,7 +8,8 @@ with PyTorch's to ~1e-5 (tests compare the masks on real slices).
 The exported file lives in ``<user cache>/gfm-napari/onnx/`` (``$GFM_NAPARI_CACHE_DIR/onnx`` when set), named by
 the model id (which holds the weight files' hashes) and the torch / onnxruntime versions, written atomically.
 If the encoder's parameters change after the export (training, an adapter loaded in place), :meth:`is_current`
-turns false and the segmenter falls back to PyTorch.
+turns false and the segmenter falls back to PyTorch. The 8-bit encoder (:mod:`.openvino_encoder`) starts from
+the same export.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from torch import Tensor, nn
 from gfm_napari.images.atomic import atomic_path
 
 EXPORT_REVISION = 1  # bump when the export changes (opset, names, module code)
-INT8_REVISION = 2  # bump when the 8-bit recipe changes (2: weights per output channel)
 
 
 def cache_dir() -> Path:
@@ -37,12 +37,46 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("gfm-napari"))
 
 
-class OnnxEncoder:
+def float_export(encoder: nn.Module, model_id: str, input_size: int) -> Path:
+    """The cached ONNX export of ``encoder`` (model ``model_id``), made first if there is none."""
+    import onnxruntime
+
+    name = f"{model_id}-r{EXPORT_REVISION}-torch{torch.__version__}-ort{onnxruntime.__version__}.onnx"
+    path = cache_dir() / "onnx" / name.replace("+", "_")
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            _export(encoder, input_size, tmp)
+    return path
+
+
+class ExportedEncoder:
+    """An encoder run outside PyTorch from a file exported from ``encoder``, valid while its parameters are."""
+
+    def __init__(self, encoder: nn.Module, path: Path) -> None:
+        self.path = path
+        self._encoder = encoder
+        self._versions = _versions(encoder)
+
+    def is_current(self) -> bool:
+        """False once the PyTorch encoder's parameters changed after export (then PyTorch must run it)."""
+        return _versions(self._encoder) == self._versions
+
+    def __deepcopy__(self, memo: dict) -> ExportedEncoder:
+        """A copy for a deep-copied segmenter: the same (read-only) runtime, watching the copied encoder."""
+        clone = copy.copy(self)
+        clone._encoder = copy.deepcopy(self._encoder, memo)
+        clone._versions = _versions(clone._encoder)
+        return clone
+
+
+class OnnxEncoder(ExportedEncoder):
     """Callable ``images [B, 3, S, S] float32 -> embeddings`` running ``encoder``'s exported graph."""
 
     def __init__(self, encoder: nn.Module, path: Path, threads: int) -> None:
         import onnxruntime
 
+        super().__init__(encoder, path)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -50,42 +84,12 @@ class OnnxEncoder:
         options.enable_cpu_mem_arena = False  # the arena kept ~1.5 GB after batches of 4; without it, same speed
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads must not steal
         # the CPU from the decoder, which answers the next click in PyTorch right after an encode
-        self.path = path
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._encoder = encoder
-        self._versions = _versions(encoder)
 
     @classmethod
-    def for_encoder(cls, encoder: nn.Module, model_id: str, input_size: int, precision: str = "float") -> OnnxEncoder:
-        """Load the cached export of ``encoder`` (model ``model_id``), exporting it first if there is none.
-
-        ``precision="int8"``: the export's MatMul and Gemm nodes (attention, MLPs: most of TinyViT's work) quantized
-        to 8 bits by ONNX Runtime's dynamic quantization (signed weights per output channel, activations per batch
-        at run time; convolutions stay float), cached under the model id the caller gives it (with its ``+int8``)."""
-        import onnxruntime
-
-        revision = f"r{EXPORT_REVISION}" + (f"q{INT8_REVISION}" if precision == "int8" else "")
-        name = f"{model_id}-{revision}-torch{torch.__version__}-ort{onnxruntime.__version__}.onnx"
-        path = cache_dir() / "onnx" / name.replace("+", "_")
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:
-                if precision == "int8":
-                    _export_int8(encoder, input_size, tmp)
-                else:
-                    _export(encoder, input_size, tmp)
-        return cls(encoder, path, torch.get_num_threads())
-
-    def is_current(self) -> bool:
-        """False once the PyTorch encoder's parameters changed after export (then PyTorch must run it)."""
-        return _versions(self._encoder) == self._versions
-
-    def __deepcopy__(self, memo: dict) -> OnnxEncoder:
-        """A copy for a deep-copied segmenter: the same (read-only) session, watching the copied encoder."""
-        clone = copy.copy(self)
-        clone._encoder = copy.deepcopy(self._encoder, memo)
-        clone._versions = _versions(clone._encoder)
-        return clone
+    def for_encoder(cls, encoder: nn.Module, model_id: str, input_size: int) -> OnnxEncoder:
+        """Load the cached export of ``encoder`` (model ``model_id``), exporting it first if there is none."""
+        return cls(encoder, float_export(encoder, model_id, input_size), torch.get_num_threads())
 
     def __call__(self, images: Tensor) -> Tensor:
         array = np.ascontiguousarray(images.detach().cpu().numpy(), dtype=np.float32)
@@ -100,30 +104,6 @@ def _export(encoder: nn.Module, input_size: int, path: Path) -> None:
             output_names=["embeddings"], dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
             opset_version=18, dynamo=False,
         )
-
-
-def _export_int8(encoder: nn.Module, input_size: int, path: Path) -> None:
-    """The float export, then its matrix products quantized to 8 bits (signed weights and activations).
-
-    Weights per output channel: embeddings' cosine to float 0.996-0.998 on real CT, MR and satellite planes, against
-    0.973-0.982 per tensor, at the same speed (measured on 2 cores; the static, calibrated alternative with the
-    convolutions in 8 bits ran 1.5x slower than float and lost the embeddings, cosine 0.70-0.83: ONNX Runtime's
-    8-bit convolutions are slower than its float NCHWc ones, and the MBConv depthwise layers do not survive 8 bits)."""
-    import logging
-    import tempfile
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with tempfile.TemporaryDirectory() as folder:
-        float_path = Path(folder) / "float.onnx"
-        _export(encoder, input_size, float_path)
-        quiet = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process the graph (shape inference) first
-        try:
-            quantize_dynamic(float_path, path, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
-                             per_channel=True)
-        finally:
-            logging.getLogger().setLevel(quiet)
 
 
 def _versions(module: nn.Module) -> tuple[int, ...]:

@@ -1,9 +1,9 @@
-"""Which arithmetic a model's image encoder runs in: float, or 8 bits on the CPU (:mod:`.onnx_encoder`).
+"""Which arithmetic a model's image encoder runs in: float, or 8 bits on the CPU (:mod:`.openvino_encoder`).
 
 ``"auto"`` (the CLI's and the dock's default) picks 8 bits where it pays and holds the masks: the CPU fast path of
 a LiteMedSAM model on a processor with 8-bit dot-product instructions (x86 VNNI, Arm dot product). Elsewhere it
 is float: on a GPU, for SAM checkpoints, for training (the plain path), and on CPUs without those instructions,
-where ONNX Runtime's 8-bit products are barely faster and can saturate. ``GFM_NAPARI_PRECISION=float`` (or
+where 8-bit products without dot-product instructions gain little and can saturate. ``GFM_NAPARI_PRECISION=float`` (or
 ``int8``) replaces the automatic choice everywhere.
 
 The precision is part of the embedding cache's key (``LoadedModel.cache_id``), never of the weights' identity
@@ -40,7 +40,7 @@ def resolve_precision(precision: str, *, device: torch.device, fast: bool, prepr
 
 
 def can_run_int8(*, device: torch.device, fast: bool, preprocessing: str) -> bool:
-    """8 bits run on the CPU fast path (ONNX Runtime) of LiteMedSAM's TinyViT encoder only."""
+    """8 bits run on the CPU fast path (OpenVINO) of LiteMedSAM's TinyViT encoder only."""
     return device.type == "cpu" and fast and preprocessing == "minmax"
 
 

@@ -111,7 +111,7 @@ class LoadedModel:
     weights_path: Path
     click_strategy: str = "direct"  # how predictors answer an object's first click (engine.predictor.Predictor)
     zoom: bool = True  # large planes segmented in working windows around the prompts (engine.zoom)
-    precision: str = "float"  # "int8": the CPU encoder's matrix products in 8 bits (models.onnx_encoder)
+    precision: str = "float"  # "int8": the CPU encoder's matrix products in 8 bits (models.openvino_encoder)
     encoder_file: Path | None = None  # a pretrained encoder put on the base (models.encoder_files); runs started
     # from this model (training.runs) are given it too
     prompt_paths: Mapping[str, Segmenter] = field(default_factory=dict, repr=False)
@@ -241,7 +241,7 @@ def load_model(
         device: ``"cpu"``, ``"cuda"``, ``"mps"`` ...; None picks the best available (see :func:`pick_device`).
         fast: the inference fast path (:func:`gfm_napari.models.fast.accelerate`: same masks, faster);
             False keeps the modules exactly as in the checkpoint (reference path, encoder training).
-        precision: ``"float"``, ``"int8"`` (the encoder's matrix products in 8 bits on ONNX Runtime: CPU fast
+        precision: ``"float"``, ``"int8"`` (the encoder's matrix products in 8 bits on OpenVINO: CPU fast
             path of a TinyViT model only), or ``"auto"`` (:mod:`gfm_napari.models.precision`: int8 where the CPU
             has 8-bit dot products, else float). The cache id gets ``+int8``, so cached embeddings never mix.
     Raises:

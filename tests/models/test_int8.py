@@ -1,7 +1,10 @@
-"""The 8-bit CPU encoder (``precision="int8"``): masks held to the float ones on real planes, its own model id and
-export, and float still one option away."""
+"""The 8-bit CPU encoder (``precision="int8"``: NNCF-calibrated 8-bit matrix products on OpenVINO): masks held to
+the float ones on real planes, its own model id and export, nothing sent or written for telemetry, and float still
+one option away."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
@@ -27,7 +30,7 @@ def test_the_int8_model_has_its_own_cache_id_and_export_but_the_same_weights_id(
     assert int8_model.cache_id == float_model.cache_id + "+int8" and int8_model.model_id == float_model.model_id
     assert int8_model.precision == "int8" and float_model.precision == "float"
     assert int8_model.segmenter.encoder_runtime.path != float_model.segmenter.encoder_runtime.path
-    assert int8_model.segmenter.encoder_runtime.path.stat().st_size < 0.5 * (
+    assert int8_model.segmenter.encoder_runtime.path.with_suffix(".bin").stat().st_size < 0.5 * (
         float_model.segmenter.encoder_runtime.path.stat().st_size)  # the matrix products' weights in one byte
 
 
@@ -52,6 +55,32 @@ def test_int8_embeddings_of_a_real_ct_slice_point_where_the_float_ones_do(shared
     a, b = (Predictor(model).embed(image, *Plane.of(image).key, normalization=normalization).features.flatten()
             for model in (float_model, int8_model))
     assert torch.nn.functional.cosine_similarity(a, b, dim=0) >= 0.99  # measured 0.997 (weights per channel)
+
+
+@pytest.mark.parametrize(("folder", "image"), [
+    ("mr_brats_tumour_manual", "Flair_subtrMeanDivStd.nii.gz"),
+    ("sat_landsat_rgb_rasterio", "RGB.byte.tif"),
+    ("radiomics_nrrd_manual", "brain1_image.nrrd"),
+], ids=["brats-flair", "landsat", "nrrd-brain"])
+def test_int8_embeddings_hold_on_domains_the_calibration_never_saw(shared_data, float_model, int8_model, folder, image):
+    source = read_image(shared_data / folder / image)  # calibrated on the shipped CT and Atlanta samples only
+    normalization = fit_normalization(source)
+    a, b = (Predictor(model).embed(source, *Plane.of(source).key, normalization=normalization).features.flatten()
+            for model in (float_model, int8_model))
+    assert torch.nn.functional.cosine_similarity(a, b, dim=0) >= 0.99  # measured 0.996-0.998
+
+
+def test_the_8_bit_runtime_writes_and_sends_no_telemetry(tmp_path):
+    """OpenVINO and NNCF, imported as they are, write a client id under ~/intel and NNCF reports its calls."""
+    import subprocess
+    import sys
+
+    script = ("from gfm_napari.models import openvino_encoder as e; e._openvino(); nncf = e._nncf(); "
+              "from nncf.telemetry import wrapper; print(type(wrapper.telemetry).__name__)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env={**os.environ, "HOME": str(tmp_path)})
+    assert not (tmp_path / "intel").exists()
+    assert result.stdout.strip() != "NNCFTelemetry"
 
 
 @pytest.mark.parametrize(("folder", "image", "labels", "selection"), [
@@ -86,7 +115,7 @@ def test_a_model_with_changed_weights_gets_its_own_8_bit_export(int8_model):
 
 @pytest.mark.parametrize(("device", "fast", "has_dot", "environment", "expected"), [
     ("cpu", True, True, None, "int8"),
-    ("cpu", True, False, None, "float"),  # no 8-bit dot products: ONNX Runtime's 8 bits barely pay, may saturate
+    ("cpu", True, False, None, "float"),  # no 8-bit dot products: 8 bits barely pay, may saturate
     ("cpu", False, True, None, "float"),  # the plain path (training) has no 8-bit encoder
     ("cuda", True, True, None, "float"),
     ("cpu", True, True, "float", "float"),
