@@ -27,7 +27,7 @@ from report import emit  # benchmarks/report.py (run as a script, its folder is 
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.images import Plane, fit_normalization, read_image
 from gfm_napari.models import load_model
-from gfm_napari.models.onnx_encoder import OnnxEncoder, float_export
+from gfm_napari.models.onnx_encoder import OnnxEncoder
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 VOLUMES = ("ct_totalseg/example_ct_sm.nii.gz", "mr_totalseg/example_mr_sm.nii.gz",
@@ -69,7 +69,7 @@ def main() -> None:
     x = planes(args.data, Predictor(float_model))
     encoder = float_model.segmenter.image_encoder
     with tempfile.TemporaryDirectory() as folder:
-        onnx_float = float_export(encoder, float_model.model_id, float_model.segmenter.input_size)
+        onnx_float = float_model.segmenter.encoder_runtime.path  # the float model's cached export
         runtimes = {
             "float, ONNX Runtime": float_model.segmenter.encoder_runtime,
             "8-bit dynamic, ONNX Runtime (before)": OnnxEncoder(encoder, dynamic_int8(onnx_float, Path(folder)),

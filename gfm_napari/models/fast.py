@@ -166,11 +166,11 @@ def accelerate(segmenter: nn.Module, model_id: str | None = None, precision: str
         encoder.to(memory_format=torch.channels_last)
         segmenter.channels_last = True
         if model_id is not None and segmenter.device.type == "cpu":
-            segmenter.encoder_runtime = _onnx_runtime(encoder, model_id, segmenter.input_size, precision)
+            segmenter.encoder_runtime = _encoder_runtime(encoder, model_id, segmenter.input_size, precision)
     return segmenter
 
 
-def _onnx_runtime(encoder: nn.Module, model_id: str, input_size: int, precision: str):
+def _encoder_runtime(encoder: nn.Module, model_id: str, input_size: int, precision: str):
     try:
         if precision == "int8":
             from gfm_napari.models.openvino_encoder import OpenVinoEncoder

@@ -37,12 +37,16 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("gfm-napari"))
 
 
+def export_path(name: str) -> Path:
+    """Where the encoder export (or 8-bit model) called ``name`` is cached; ``+`` in model ids becomes ``_``."""
+    return cache_dir() / "onnx" / name.replace("+", "_")
+
+
 def float_export(encoder: nn.Module, model_id: str, input_size: int) -> Path:
     """The cached ONNX export of ``encoder`` (model ``model_id``), made first if there is none."""
     import onnxruntime
 
-    name = f"{model_id}-r{EXPORT_REVISION}-torch{torch.__version__}-ort{onnxruntime.__version__}.onnx"
-    path = cache_dir() / "onnx" / name.replace("+", "_")
+    path = export_path(f"{model_id}-r{EXPORT_REVISION}-torch{torch.__version__}-ort{onnxruntime.__version__}.onnx")
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from gfm_napari.images.atomic import atomic_path
-from gfm_napari.models.onnx_encoder import ExportedEncoder, cache_dir, float_export
+from gfm_napari.models.onnx_encoder import ExportedEncoder, export_path, float_export
 from gfm_napari.models.precision import cache_suffix
 
 INT8_REVISION = 3  # bump when the 8-bit recipe changes (3: NNCF static on OpenVINO; 2: ONNX Runtime dynamic)
@@ -65,8 +65,8 @@ class OpenVinoEncoder(ExportedEncoder):
     def for_encoder(cls, encoder: nn.Module, model_id: str, input_size: int) -> OpenVinoEncoder:
         """Load the cached 8-bit model of ``encoder`` (``model_id``: the 8-bit model's cache id, ``…+int8``),
         quantizing its float export first if there is none."""
-        name = f"{model_id}-q{INT8_REVISION}-torch{torch.__version__}-ov{version('openvino')}-nncf{version('nncf')}.xml"
-        path = cache_dir() / "onnx" / name.replace("+", "_")
+        path = export_path(
+            f"{model_id}-q{INT8_REVISION}-torch{torch.__version__}-ov{version('openvino')}-nncf{version('nncf')}.xml")
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             float_id = model_id.removesuffix(cache_suffix("int8"))  # the float export is the float model's own
@@ -135,7 +135,7 @@ def _nncf():
 
 @contextlib.contextmanager
 def _quiet(nncf) -> Iterator[None]:
-    """NNCF's notes and progress bars kept off the console (the caller reports its own progress)."""
+    """NNCF's log notes kept off the console (its two progress bars still show, once per model)."""
     logger = logging.getLogger("nncf")
     level = logger.level
     nncf.set_log_level(logging.ERROR)
