@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from ..images import Image, Normalization, Plane
 from ..images.windowed import Window
 from ..models import LoadedModel
+from ..models.device import torch_threads_kept_idle
 from ..models.registry import ModelSpec
 from ..models.segmenter import Segmenter
 from .cache import CacheKey, EmbeddingCache, digest_plane
@@ -191,13 +192,15 @@ class Predictor:
             box_arg = torch.as_tensor(resize.box(prompts.box), dtype=torch.float32, device=device)[None]
         if mask_input is not None:
             mask_input = mask_input.to(device)
+        decoder = self.decoder_for(embedding)
         with torch.inference_mode():
-            logits, scores = self.decoder_for(embedding).decode(
+            logits, scores = decoder.decode(
                 embedding.features, points=point_args, boxes=box_arg, mask_input=mask_input, multimask=multimask
             )
         best = int(torch.argmax(scores[0]))
         low_res = logits[:, best : best + 1]
-        mask = (self.upscale(low_res, embedding.plane_shape)[0, 0] > 0).cpu().numpy()
+        with torch_threads_kept_idle(decoder.decoder_runtime is not None):
+            mask = (self.upscale(low_res, embedding.plane_shape)[0, 0] > 0).cpu().numpy()
         if embedding.valid is not None:
             mask &= embedding.valid
         return Prediction(mask, float(scores[0, best]), low_res)

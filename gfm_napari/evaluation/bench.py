@@ -150,7 +150,7 @@ def _ours(model: LoadedModel, image: Image, axis, index, normalization, point) -
         return predictor.embed(image, axis, next(planes), normalization=normalization)
 
     name = "gfm-napari" + ("" if model.segmenter.channels_last else " (plain reference path)") + (
-        " (8-bit encoder)" if model.precision == "int8" else "")
+        " (8-bit encoder and decoder)" if model.precision == "int8" else "")
     return Contender(name, encode, lambda: predictor.predict_prompts(embedding, prompts), {})
 
 

@@ -20,7 +20,9 @@ the plain reference path.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +34,9 @@ from gfm_napari.models.plane_attention import ImageSide, two_way_transformer
 from gfm_napari.models.tiny_vit import TinyViT
 
 __all__ = ["ChannelsLastMaskDecoder", "accelerate"]
+
+PromptSideRuntime = Callable[[ImageSide, Tensor], tuple[Tensor, Tensor]]
+"""``(first block's image side, sparse prompt embeddings [K, N, C]) -> (masks [K, 4, 4h, 4w], IoUs [K, 4])``"""
 
 
 class ChannelsLastMaskDecoder(MaskDecoder):
@@ -65,48 +70,67 @@ class ChannelsLastMaskDecoder(MaskDecoder):
     def forward(
         self, image_embeddings: Tensor, image_pe: Tensor, sparse_prompt_embeddings: Tensor,
         dense_prompt_embeddings: Tensor, multimask_output: bool, *, reuse_plane: bool = False,
+        runtime: PromptSideRuntime | None = None,
     ) -> tuple[Tensor, Tensor]:
         """As ``MaskDecoder.forward``. ``reuse_plane``: the dense prompt is the constant "no mask" embedding (no
         mask prompt), so the first block's image-side projections are kept for the next prompts on the same
-        embedding (:mod:`.plane_attention`; outside training only)."""
+        embedding (:mod:`.plane_attention`; outside training only). ``runtime``: what answers the prompts from the
+        first block's image side (:meth:`answer` run elsewhere, e.g. the 8-bit decoder), for one image with one
+        dense prompt (or one prompt set); PyTorch answers the others."""
         masks, iou_pred = self.predict_masks(
             image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
-            reuse_plane=reuse_plane and not torch.is_grad_enabled(),
+            reuse_plane=reuse_plane and not torch.is_grad_enabled(), runtime=runtime,
         )
         chosen = slice(1, None) if multimask_output else slice(0, 1)
         return masks[:, chosen], iou_pred[:, chosen]
 
     def predict_masks(
         self, image_embeddings: Tensor, image_pe: Tensor, sparse_prompt_embeddings: Tensor,
-        dense_prompt_embeddings: Tensor, *, reuse_plane: bool = False,
+        dense_prompt_embeddings: Tensor, *, reuse_plane: bool = False, runtime: PromptSideRuntime | None = None,
     ) -> tuple[Tensor, Tensor]:
         """As ``MaskDecoder.predict_masks``; one image's embedding is broadcast, not copied, to the prompt sets."""
-        output_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
-        output_tokens = output_tokens.unsqueeze(0).expand(sparse_prompt_embeddings.size(0), -1, -1)
-        tokens = torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
+        one_image = image_embeddings.shape[0] == 1
+        if one_image and (reuse_plane or (runtime is not None and dense_prompt_embeddings.shape[0] == 1)):
+            if reuse_plane:
+                plane = self._plane_parts(image_embeddings, image_pe, dense_prompt_embeddings)
+            else:  # a mask prompt: the first block's image side is this prompt's own
+                plane = ImageSide.of_plane(self.transformer, _channels_last(image_embeddings + dense_prompt_embeddings),
+                                           _channels_last(image_pe))
+            return (runtime or self.answer)(plane, sparse_prompt_embeddings)
+        tokens = self._tokens(sparse_prompt_embeddings)
         k = tokens.shape[0]
-        if image_embeddings.shape[0] != 1:
+        if not one_image:
             image_embeddings = torch.repeat_interleave(image_embeddings, k, dim=0)
         # channels-last, so that the transformer's flatten(2).permute(0, 2, 1) gives contiguous tokens: its
         # additions and layer norms over [4096, 256] tokens are several times slower on strided views
-        b, c, h, w = k, *image_embeddings.shape[1:]
-        if reuse_plane and image_embeddings.shape[0] == 1:
-            hs, src = two_way_transformer(self.transformer, self._plane_parts(image_embeddings, image_pe,
-                                                                              dense_prompt_embeddings), tokens)
-        else:
-            src = (image_embeddings + dense_prompt_embeddings).contiguous(memory_format=torch.channels_last)
-            pos_src = image_pe.contiguous(memory_format=torch.channels_last).expand(k, -1, -1, -1)
-            hs, src = self.transformer(src, pos_src, tokens)
-        iou_token_out = hs[:, 0, :]
-        mask_tokens_out = hs[:, 1 : (1 + self.num_mask_tokens), :]
+        src = _channels_last(image_embeddings + dense_prompt_embeddings)
+        hs, src = self.transformer(src, _channels_last(image_pe).expand(k, -1, -1, -1), tokens)
+        return self._masks(hs, src, image_embeddings.shape[2:])
+
+    def answer(self, plane: ImageSide, sparse_prompt_embeddings: Tensor) -> tuple[Tensor, Tensor]:
+        """Masks [K, 4, 4h, 4w] and predicted IoUs [K, 4] for K prompt sets on the plane whose first two-way block's
+        image side is ``plane`` (the prompt-dependent part of a click; the 8-bit decoder is this, exported)."""
+        hs, src = two_way_transformer(self.transformer, plane, self._tokens(sparse_prompt_embeddings))
+        side = math.isqrt(plane.keys.shape[1])  # LiteMedSAM's and SAM's embeddings are square
+        return self._masks(hs, src, (side, side))
+
+    def _tokens(self, sparse_prompt_embeddings: Tensor) -> Tensor:
+        output_tokens = torch.cat([self.iou_token.weight, self.mask_tokens.weight], dim=0)
+        output_tokens = output_tokens.unsqueeze(0).expand(sparse_prompt_embeddings.size(0), -1, -1)
+        return torch.cat((output_tokens, sparse_prompt_embeddings), dim=1)
+
+    def _masks(self, hs: Tensor, src: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        """The transformer's output tokens ``hs`` and image tokens ``src`` ([K, h·w, C]) → masks and IoUs."""
+        (h, w), b, c = size, hs.shape[0], src.shape[-1]
         blocks = self._upscaled_blocks(src.view(b, h, w, c))  # [b, h, w, i, j, k, l, c/8]
+        mask_tokens_out = hs[:, 1 : (1 + self.num_mask_tokens), :]
         hyper_in = torch.stack(
             [mlp(mask_tokens_out[:, i, :]) for i, mlp in enumerate(self.output_hypernetworks_mlps)], dim=1
         )
         masks = blocks.reshape(b, -1, blocks.shape[-1]) @ hyper_in.transpose(1, 2)  # [b, pixels, masks]
         # output row = 4y + 2i + k, column = 4x + 2j + l
         masks = masks.view(b, h, w, 2, 2, 2, 2, -1).permute(0, 7, 1, 3, 5, 2, 4, 6).reshape(b, -1, 4 * h, 4 * w)
-        return masks, self.iou_prediction_head(iou_token_out)
+        return masks, self.iou_prediction_head(hs[:, 0, :])
 
     def _plane_parts(self, embedding: Tensor, image_pe: Tensor, dense: Tensor) -> ImageSide:
         """The first block's parts for ``embedding`` ([1, C, h, w]), computed when it is not the last one seen.
@@ -116,8 +140,7 @@ class ChannelsLastMaskDecoder(MaskDecoder):
             (kept_embedding, kept_pe, kept_versions), parts = self._plane
             if kept_embedding is embedding and kept_pe is image_pe and kept_versions == versions:
                 return parts
-        src = (embedding + dense[:1]).contiguous(memory_format=torch.channels_last)
-        parts = ImageSide.of_plane(self.transformer, src, image_pe.contiguous(memory_format=torch.channels_last))
+        parts = ImageSide.of_plane(self.transformer, _channels_last(embedding + dense[:1]), _channels_last(image_pe))
         self._plane = ((embedding, image_pe, versions), parts)
         return parts
 
@@ -127,6 +150,10 @@ class ChannelsLastMaskDecoder(MaskDecoder):
         y = _stride2_transposed_conv(x, conv1)  # [b, h, w, 2, 2, c/4]
         y = F.gelu(F.layer_norm(y, (conv1.out_channels,), norm.weight, norm.bias, norm.eps))
         return F.gelu(_stride2_transposed_conv(y, conv2))
+
+
+def _channels_last(x: Tensor) -> Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def _version(tensor: Tensor) -> int | None:
@@ -157,7 +184,8 @@ def accelerate(segmenter: nn.Module, model_id: str | None = None, precision: str
     The TinyViT (LiteMedSAM) encoder is made channels-last; on the CPU, with ``model_id`` given, it runs on ONNX
     Runtime (:mod:`.onnx_encoder`, which folds Conv+BN itself; PyTorch stays the fallback). Parameter names and
     values are untouched, so a state dict saved from an accelerated model loads into a plain one.
-    ``precision="int8"``: the encoder runs its matrix products in 8 bits on OpenVINO (:mod:`.openvino_encoder`).
+    ``precision="int8"`` (CPU): the encoder (with ``model_id``) runs its matrix products in 8 bits on OpenVINO
+    (:mod:`.openvino_encoder`), and so does the mask decoder's prompt side (:mod:`.openvino_decoder`).
     """
     if not isinstance(segmenter.mask_decoder, ChannelsLastMaskDecoder):
         segmenter.mask_decoder = ChannelsLastMaskDecoder.from_decoder(segmenter.mask_decoder)
@@ -165,21 +193,38 @@ def accelerate(segmenter: nn.Module, model_id: str | None = None, precision: str
     if isinstance(encoder, TinyViT):
         encoder.to(memory_format=torch.channels_last)
         segmenter.channels_last = True
-        if model_id is not None and segmenter.device.type == "cpu":
-            segmenter.encoder_runtime = _encoder_runtime(encoder, model_id, segmenter.input_size, precision)
+        if segmenter.device.type == "cpu":
+            if model_id is not None:
+                segmenter.encoder_runtime = _runtime("encoder", precision, lambda: _encoder_runtime(
+                    encoder, model_id, segmenter.input_size, precision))
+            segmenter.decoder_runtime = None
+            if precision == "int8":
+                segmenter.decoder_runtime = _runtime("decoder", precision, lambda: _decoder_runtime(segmenter))
     return segmenter
 
 
-def _encoder_runtime(encoder: nn.Module, model_id: str, input_size: int, precision: str):
+def _runtime(part: str, precision: str, make: Callable[[], object]):
+    """``make()``, or None with a warning when it fails (no wheel for this platform, a failed export...):
+    PyTorch still runs ``part``."""
     try:
-        if precision == "int8":
-            from gfm_napari.models.openvino_encoder import OpenVinoEncoder
-
-            return OpenVinoEncoder.for_encoder(encoder, model_id, input_size)
-        from gfm_napari.models.onnx_encoder import OnnxEncoder
-
-        return OnnxEncoder.for_encoder(encoder, model_id, input_size)
-    except Exception as error:  # no wheel for this platform, a failed export...: PyTorch still works
-        warnings.warn(f"{precision} encoder runtime unavailable ({type(error).__name__}: {error}); using PyTorch",
-                      RuntimeWarning, stacklevel=3)
+        return make()
+    except Exception as error:
+        warnings.warn(f"{precision} {part} runtime unavailable ({type(error).__name__}: {error}); using PyTorch",
+                      RuntimeWarning, stacklevel=4)
         return None
+
+
+def _encoder_runtime(encoder: nn.Module, model_id: str, input_size: int, precision: str):
+    if precision == "int8":
+        from gfm_napari.models.openvino_encoder import OpenVinoEncoder
+
+        return OpenVinoEncoder.for_encoder(encoder, model_id, input_size)
+    from gfm_napari.models.onnx_encoder import OnnxEncoder
+
+    return OnnxEncoder.for_encoder(encoder, model_id, input_size)
+
+
+def _decoder_runtime(segmenter: nn.Module):
+    from gfm_napari.models.openvino_decoder import OpenVinoDecoder
+
+    return OpenVinoDecoder.for_segmenter(segmenter)

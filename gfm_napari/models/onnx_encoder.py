@@ -5,7 +5,7 @@ ONNX Runtime against ~0.84 s for PyTorch eager with Conv+BN folded and channels-
 module; ONNX Runtime fuses GELU, layer norms and attention and runs them in its own kernels. Embeddings agree
 with PyTorch's to ~1e-5 (tests compare the masks on real slices).
 
-The exported file lives in ``<user cache>/gfm-napari/onnx/`` (``$GFM_NAPARI_CACHE_DIR/onnx`` when set), named by
+The exported file lives in the export cache (:mod:`.exports`), named by
 the model id (which holds the weight files' hashes) and the torch / onnxruntime versions, written atomically.
 If the encoder's parameters change after the export (training, an adapter loaded in place), :meth:`is_current`
 turns false and the segmenter falls back to PyTorch. The 8-bit encoder (:mod:`.openvino_encoder`) starts from
@@ -14,8 +14,6 @@ the same export.
 
 from __future__ import annotations
 
-import copy
-import os
 import warnings
 from pathlib import Path
 
@@ -24,22 +22,9 @@ import torch
 from torch import Tensor, nn
 
 from gfm_napari.images.atomic import atomic_path
+from gfm_napari.models.exports import ExportedModule, export_path
 
 EXPORT_REVISION = 1  # bump when the export changes (opset, names, module code)
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("GFM_NAPARI_CACHE_DIR")
-    if root:
-        return Path(root)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("gfm-napari"))
-
-
-def export_path(name: str) -> Path:
-    """Where the encoder export (or 8-bit model) called ``name`` is cached; ``+`` in model ids becomes ``_``."""
-    return cache_dir() / "onnx" / name.replace("+", "_")
 
 
 def float_export(encoder: nn.Module, model_id: str, input_size: int) -> Path:
@@ -54,27 +39,7 @@ def float_export(encoder: nn.Module, model_id: str, input_size: int) -> Path:
     return path
 
 
-class ExportedEncoder:
-    """An encoder run outside PyTorch from a file exported from ``encoder``, valid while its parameters are."""
-
-    def __init__(self, encoder: nn.Module, path: Path) -> None:
-        self.path = path
-        self._encoder = encoder
-        self._versions = _versions(encoder)
-
-    def is_current(self) -> bool:
-        """False once the PyTorch encoder's parameters changed after export (then PyTorch must run it)."""
-        return _versions(self._encoder) == self._versions
-
-    def __deepcopy__(self, memo: dict) -> ExportedEncoder:
-        """A copy for a deep-copied segmenter: the same (read-only) runtime, watching the copied encoder."""
-        clone = copy.copy(self)
-        clone._encoder = copy.deepcopy(self._encoder, memo)
-        clone._versions = _versions(clone._encoder)
-        return clone
-
-
-class OnnxEncoder(ExportedEncoder):
+class OnnxEncoder(ExportedModule):
     """Callable ``images [B, 3, S, S] float32 -> embeddings`` running ``encoder``'s exported graph."""
 
     def __init__(self, encoder: nn.Module, path: Path, threads: int) -> None:
@@ -108,7 +73,3 @@ def _export(encoder: nn.Module, input_size: int, path: Path) -> None:
             output_names=["embeddings"], dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
             opset_version=18, dynamo=False,
         )
-
-
-def _versions(module: nn.Module) -> tuple[int, ...]:
-    return tuple(p._version for p in module.parameters())

@@ -14,19 +14,12 @@ tile whole and four native 256 px windows of it), preprocessed as the predictor 
 versions of torch, OpenVINO and NNCF; the ``.bin`` is written first and the ``.xml`` last, each atomically, so an
 ``.xml`` on disk always has its weights.
 
-OpenVINO and NNCF send usage telemetry by default (NNCF from every call; both write a client id under ``~/intel`` on
-import); it is kept off here by hiding ``openvino_telemetry`` from their import (they then use their own no-op
-stubs), so nothing is written or sent.
+OpenVINO and NNCF are imported without their telemetry (:mod:`.openvino_runtime`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import sys
-import tempfile
 import threading
-from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
@@ -34,8 +27,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gfm_napari.images.atomic import atomic_path
-from gfm_napari.models.onnx_encoder import ExportedEncoder, export_path, float_export
+from gfm_napari.models.exports import ExportedModule, export_path
+from gfm_napari.models.onnx_encoder import float_export
+from gfm_napari.models.openvino_runtime import compile_on_cpu, import_nncf, import_openvino, quantize
 from gfm_napari.models.precision import cache_suffix
 
 INT8_REVISION = 3  # bump when the 8-bit recipe changes (3: NNCF static on OpenVINO; 2: ONNX Runtime dynamic)
@@ -43,22 +37,15 @@ CT_SLICES = 6
 RASTER_WINDOW = 256  # the working window of a raster at native resolution (engine.zoom)
 
 
-class OpenVinoEncoder(ExportedEncoder):
+class OpenVinoEncoder(ExportedModule):
     """Callable ``images [B, 3, S, S] float32 -> embeddings`` running ``encoder``'s 8-bit OpenVINO model."""
 
     def __init__(self, encoder: nn.Module, path: Path, threads: int) -> None:
-        openvino = _openvino()
         super().__init__(encoder, path)
-        core = openvino.Core()
-        model = core.read_model(str(path))
+        model = import_openvino().Core().read_model(str(path))
         size = model.input(0).get_partial_shape()
         model.reshape([1, 3, size[2].get_length(), size[3].get_length()])  # static shapes: OpenVINO's fast kernels
-        self._compiled = core.compile_model(model, "CPU", {
-            "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
-            "INFERENCE_PRECISION_HINT": "f32",  # the float parts stay float32 (no bf16 where the CPU has it)
-            "ENABLE_CPU_PINNING": False,  # the viewer and the decoder share these cores
-        })
-        self._request = self._compiled.create_infer_request()
+        self._request = compile_on_cpu(model, threads).create_infer_request()
         self._lock = threading.Lock()  # one infer request; encodes may come from several workers
 
     @classmethod
@@ -70,7 +57,8 @@ class OpenVinoEncoder(ExportedEncoder):
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             float_id = model_id.removesuffix(cache_suffix("int8"))  # the float export is the float model's own
-            quantize(float_export(encoder, float_id, input_size), calibration_inputs(), path)
+            quantize(float_export(encoder, float_id, input_size), calibration_inputs(), path,
+                     ignored_scope=import_nncf().IgnoredScope(types=["Convolution", "GroupConvolution"]))
         return cls(encoder, path, torch.get_num_threads())
 
     def __call__(self, images: Tensor) -> Tensor:
@@ -78,71 +66,6 @@ class OpenVinoEncoder(ExportedEncoder):
         with self._lock:
             out = [self._request.infer({0: array[i : i + 1]})[0].copy() for i in range(len(array))]
         return torch.from_numpy(np.concatenate(out))
-
-
-def quantize(float_onnx: Path, calibration: list[np.ndarray], path: Path) -> None:
-    """``float_onnx``'s matrix products quantized to 8 bits by NNCF, calibrated on ``calibration`` (inputs
-    [1, 3, S, S]); written as OpenVINO IR at ``path`` (``.xml``, and its ``.bin`` beside it)."""
-    openvino, nncf = _openvino(), _nncf()
-    with _quiet(nncf):
-        from nncf.quantization.advanced_parameters import (
-            AdvancedQuantizationParameters,
-            AdvancedSmoothQuantParameters,
-        )
-
-        quantized = nncf.quantize(
-            openvino.Core().read_model(str(float_onnx)), nncf.Dataset(calibration), subset_size=len(calibration),
-            model_type=nncf.ModelType.TRANSFORMER,
-            ignored_scope=nncf.IgnoredScope(types=["Convolution", "GroupConvolution"]),
-            advanced_parameters=AdvancedQuantizationParameters(  # SmoothQuant: no gain here, and slower
-                smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1, convolution=-1)),
-        )
-    with tempfile.TemporaryDirectory(dir=path.parent) as folder:
-        saved = Path(folder) / "model.xml"
-        openvino.save_model(quantized, str(saved), compress_to_fp16=False)
-        for part in (saved.with_suffix(".bin"), saved):  # the weights first: an .xml never lacks its .bin
-            target = path.with_suffix(part.suffix)
-            with atomic_path(target) as tmp:
-                tmp.write_bytes(part.read_bytes())
-
-
-@contextlib.contextmanager
-def _telemetry_hidden() -> Iterator[None]:
-    """``openvino_telemetry`` unavailable to imports made inside: OpenVINO and NNCF then use their no-op stubs
-    (imported as they are, both write a client id under ``~/intel`` and NNCF reports its calls)."""
-    hidden = sys.modules.get("openvino_telemetry")
-    sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # makes the import fail
-    try:
-        yield
-    finally:
-        if hidden is None:
-            del sys.modules["openvino_telemetry"]
-        else:
-            sys.modules["openvino_telemetry"] = hidden
-
-
-def _openvino():
-    with _telemetry_hidden():
-        import openvino
-    return openvino
-
-
-def _nncf():
-    with _telemetry_hidden():
-        import nncf
-    return nncf
-
-
-@contextlib.contextmanager
-def _quiet(nncf) -> Iterator[None]:
-    """NNCF's log notes kept off the console (its two progress bars still show, once per model)."""
-    logger = logging.getLogger("nncf")
-    level = logger.level
-    nncf.set_log_level(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def calibration_inputs() -> list[np.ndarray]:

@@ -270,13 +270,25 @@ def load_model(
     segmenter.to(dev)
     model = LoadedModel(spec=spec, segmenter=segmenter, device=dev, model_id=model_id, weights_path=path.resolve(),
                         precision=precision, prompt_paths=MappingProxyType(prompt_paths))
-    for path_segmenter in {id(s): s for s in prompt_paths.values()}.values():
-        path_segmenter.eval().requires_grad_(False).to(dev)
-        if fast:
-            accelerate(path_segmenter)
     if fast:
         accelerate(segmenter, model.cache_id, precision)
+    for path_segmenter in _distinct(prompt_paths):
+        path_segmenter.eval().requires_grad_(False).to(dev)
+        if fast:
+            _accelerate_prompt_path(path_segmenter, segmenter, precision)
     return model
+
+
+def _distinct(prompt_paths: Mapping[str, Segmenter]) -> list[Segmenter]:
+    """The prompt paths' segmenters, each once (modalities sharing a file share one)."""
+    return list({id(s): s for s in prompt_paths.values()}.values())
+
+
+def _accelerate_prompt_path(path_segmenter: Segmenter, segmenter: Segmenter, precision: str) -> None:
+    """``path_segmenter`` (a prompt path over ``segmenter``'s encoder, accelerated first) on the fast path in
+    ``precision``; it encodes with ``segmenter``'s encoder runtime (the 8-bit decoder's calibration encodes)."""
+    path_segmenter.encoder_runtime = segmenter.encoder_runtime
+    accelerate(path_segmenter, precision=precision)
 
 
 def _domain_prompt_paths(
@@ -309,9 +321,13 @@ def with_precision(model: LoadedModel, precision: str) -> LoadedModel:
     precision = resolve_precision(precision, device=model.device, fast=fast, preprocessing=model.spec.preprocessing)
     if precision == model.precision:
         return model
-    segmenter = copy.copy(model.segmenter)  # shares the modules; only the encoder runtime differs
-    segmenter.encoder_runtime = None
-    switched = dataclasses.replace(model, segmenter=segmenter, precision=precision)
+    segmenter = copy.copy(model.segmenter)  # shares the modules; only the runtimes differ
+    segmenter.encoder_runtime = segmenter.decoder_runtime = None
+    paths = {id(s): copy.copy(s) for s in _distinct(model.prompt_paths)}
+    switched = dataclasses.replace(model, segmenter=segmenter, precision=precision, prompt_paths=MappingProxyType(
+        {modality: paths[id(s)] for modality, s in model.prompt_paths.items()}))
     if fast:
         accelerate(segmenter, switched.cache_id, precision)
+        for path_segmenter in paths.values():
+            _accelerate_prompt_path(path_segmenter, segmenter, precision)
     return switched

@@ -16,6 +16,7 @@ import torch
 from segment_anything.modeling import MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 from torch import Tensor, nn
 
+from gfm_napari.models.device import torch_threads_kept_idle
 from gfm_napari.models.fast import ChannelsLastMaskDecoder
 from gfm_napari.models.tiny_vit import TinyViT
 
@@ -34,6 +35,7 @@ class Segmenter(nn.Module):
     mask_threshold: float = 0.0  # logits above this are foreground
     channels_last: bool = False  # feed the encoder channels-last input (set by models.fast.accelerate)
     encoder_runtime = None  # an OnnxEncoder that runs the encoder outside PyTorch (set by models.fast.accelerate)
+    decoder_runtime = None  # an OpenVinoDecoder: the 8-bit prompt side of the mask decoder (models.fast.accelerate)
     _image_pe_cache: tuple[tuple, Tensor] | None = None
 
     def __init__(self, image_encoder: nn.Module, prompt_encoder: PromptEncoder, mask_decoder: MaskDecoder) -> None:
@@ -166,16 +168,24 @@ class Segmenter(nn.Module):
         mask_input: Tensor | None,
         multimask: bool,
     ) -> tuple[Tensor, Tensor]:
-        sparse, dense = self.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
-        reuse = {"reuse_plane": mask_input is None} if isinstance(self.mask_decoder, ChannelsLastMaskDecoder) else {}
-        return self.mask_decoder(
-            image_embeddings=embedding,
-            image_pe=self._image_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=multimask,
-            **reuse,
-        )
+        runtime = self.decoder_runtime if isinstance(self.mask_decoder, ChannelsLastMaskDecoder) else None
+        if runtime is not None and (torch.is_grad_enabled() or not runtime.is_current()):
+            runtime = None
+        # around the 8-bit decoder, PyTorch's share (prompt encoding, a mask prompt's first-block projections) runs
+        # on this thread alone, so its OpenMP workers do not spin on the cores OpenVINO needs next
+        with torch_threads_kept_idle(runtime is not None):
+            sparse, dense = self.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
+            fast_path = {}
+            if isinstance(self.mask_decoder, ChannelsLastMaskDecoder):
+                fast_path = {"reuse_plane": mask_input is None, "runtime": runtime}
+            return self.mask_decoder(
+                image_embeddings=embedding,
+                image_pe=self._image_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=multimask,
+                **fast_path,
+            )
 
 
 def build_litemedsam() -> Segmenter:

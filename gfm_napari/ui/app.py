@@ -40,7 +40,7 @@ def announce_when_ready(widget) -> None:
         if widget.session is not None and not status:
             widget.queue.status.disconnect(check)
             model = widget.session.predictor.model
-            encoder = "8-bit encoder" if model.precision == "int8" else "float encoder"
+            encoder = "8-bit encoder and decoder" if model.precision == "int8" else "float"
             print(f"{READY}: {widget.image_layer.name} in the Segment dock ({model.spec.title}, {encoder})",
                   file=sys.stderr, flush=True)
 

@@ -30,7 +30,7 @@ def test_bench_reports_encoder_clicks_roofline_and_targets(tmp_path, capsys):
     report = json.loads(out.read_text())
     for contender in ("ours", "ours_plain_path", "ours_int8"):
         assert report[contender]["encoder"]["n"] == 2 and report[contender]["click"]["n"] == 3
-    assert report["ours_int8"]["name"] == "gfm-napari (8-bit encoder)" and report["ours_int8"]["encoder_vs_ours"] > 0
+    assert report["ours_int8"]["name"] == "gfm-napari (8-bit encoder and decoder)" and report["ours_int8"]["encoder_vs_ours"] > 0
     assert 70 < report["roofline"]["encoder_gflop"] < 80  # LiteMedSAM's TinyViT at 256 px: 74.95 GFLOP
     assert report["roofline"]["machine_matmul_gflops"] > 0
     int8 = report["roofline"]["int8"]  # the 8-bit encoder against the machine's 8-bit matmul rate

@@ -58,7 +58,12 @@ def test_models_changed_from_the_default_keep_one_prompt_path_and_a_precision_sw
 
     overlaid = extend(load_model(), describe(MEDICAL))
     assert overlaid.decoder_for("raster") is overlaid.segmenter
-    assert with_precision(litemedsam_clicks, "int8").prompt_paths == litemedsam_clicks.prompt_paths
+    switched = with_precision(litemedsam_clicks, "int8")
+    assert switched.prompt_paths.keys() == litemedsam_clicks.prompt_paths.keys()
+    assert switched.decoder_for("raster") is switched.decoder_for("photo")  # still one path for both
+    assert switched.decoder_for("raster").mask_decoder is litemedsam_clicks.decoder_for("raster").mask_decoder
+    assert switched.decoder_for("raster").decoder_runtime is not None  # its own 8-bit decoder; the float one has none
+    assert litemedsam_clicks.decoder_for("raster").decoder_runtime is None
 
 
 def test_an_8_bit_difference_restores_the_weights_to_a_hundredth_of_the_difference():
