@@ -11,6 +11,9 @@ decoder's two 2×2 stride-2 transposed convolutions and the layout copies around
   is broadcast to the prompt sets instead of copied.
 - **Encoder**: on the CPU it runs on ONNX Runtime (:mod:`.onnx_encoder`: Conv+BatchNorm folded, GELU and norms
   fused); in PyTorch (GPU, or no ONNX Runtime) modules and input are channels-last.
+- **8 bits** (``precision="int8"``, CPU): the encoder (:mod:`.openvino_encoder`) and the decoder's prompt side
+  (:meth:`ChannelsLastMaskDecoder.answer`, :mod:`.openvino_decoder`) run their large matrix products in 8 bits
+  on OpenVINO; their masks are held to the float ones within a Dice margin, not to rounding.
 
 Both keep parameter names, so checkpoints and adapters load the same, and both give the plain path's masks
 (tests compare them on real slices). :func:`accelerate` applies them in place; ``load_model(fast=False)`` keeps

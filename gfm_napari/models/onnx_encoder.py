@@ -5,8 +5,8 @@ ONNX Runtime against ~0.84 s for PyTorch eager with Conv+BN folded and channels-
 module; ONNX Runtime fuses GELU, layer norms and attention and runs them in its own kernels. Embeddings agree
 with PyTorch's to ~1e-5 (tests compare the masks on real slices).
 
-The exported file lives in the export cache (:mod:`.exports`), named by
-the model id (which holds the weight files' hashes) and the torch / onnxruntime versions, written atomically.
+The exported file lives in the export cache (:mod:`.exports`), named by the model id (which holds the weight
+files' hashes) and the torch / onnxruntime versions, written atomically.
 If the encoder's parameters change after the export (training, an adapter loaded in place), :meth:`is_current`
 turns false and the segmenter falls back to PyTorch. The 8-bit encoder (:mod:`.openvino_encoder`) starts from
 the same export.
