@@ -58,20 +58,26 @@ class OpenVinoDecoder(ExportedModule):
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             onnx_path = path.with_suffix(".onnx")
+            calibration = calibration_prompts(segmenter)
             with atomic_path(onnx_path) as tmp:
-                _export(decoder, calibration_prompts(segmenter, count=1)[0], tmp)
+                _export(decoder, calibration[0], tmp)
             try:
-                quantize(onnx_path, calibration_prompts(segmenter), path, ignored_scope=_prompt_side_products(onnx_path))
+                quantize(onnx_path, calibration, path, ignored_scope=_prompt_side_products(onnx_path))
             finally:
                 onnx_path.unlink(missing_ok=True)
         return cls(decoder, path, torch.get_num_threads())
 
     def __call__(self, plane: ImageSide, sparse: Tensor) -> tuple[Tensor, Tensor]:
-        arrays = [np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float32) for t in (
-            plane.keys, plane.key_pe, plane.token_to_image_k, plane.token_to_image_v, plane.image_to_token_q, sparse)]
+        arrays = _graph_inputs(plane, sparse)
         with self._lock:
             masks, iou = self._request.infer(arrays, share_inputs=True).to_tuple()
             return torch.from_numpy(masks.copy()), torch.from_numpy(iou.copy())
+
+
+def _graph_inputs(plane: ImageSide, sparse: Tensor) -> list[np.ndarray]:
+    """The exported graph's inputs (:data:`INPUTS`), contiguous float32."""
+    return [np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float32) for t in (
+        plane.keys, plane.key_pe, plane.token_to_image_k, plane.token_to_image_v, plane.image_to_token_q, sparse)]
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -121,10 +127,10 @@ def _prompt_side_products(onnx_path: Path):
     return import_nncf().IgnoredScope(names=ignored)
 
 
-def calibration_prompts(segmenter: nn.Module, count: int | None = None) -> list[list[np.ndarray]]:
+def calibration_prompts(segmenter: nn.Module) -> list[list[np.ndarray]]:
     """The exported graph's inputs for prompts on the shipped samples' planes (``openvino_encoder``'s calibration
     planes, encoded by ``segmenter``): on each, a lone click, a positive and a negative click, a box, a box and a
-    click, and a click with the lone click's mask as a mask prompt; at most ``count`` of them."""
+    click, and a click with the lone click's mask as a mask prompt."""
     from gfm_napari.models.openvino_encoder import calibration_inputs
 
     rng = np.random.default_rng(0)
@@ -147,8 +153,6 @@ def calibration_prompts(segmenter: nn.Module, count: int | None = None) -> list[
                 _inputs(segmenter, embedding, click, box, None),
                 _inputs(segmenter, embedding, (points[:, 1:], torch.tensor([[1, 1]])), None, logits),
             ]
-            if count is not None and len(items) >= count:
-                return items[:count]
     return items
 
 
@@ -156,6 +160,4 @@ def _inputs(segmenter, embedding: Tensor, points, box, mask) -> list[np.ndarray]
     sparse, dense = segmenter.prompt_encoder(points=points, boxes=box, masks=mask)
     pe = segmenter._image_pe().contiguous(memory_format=torch.channels_last)
     src = (embedding + dense).contiguous(memory_format=torch.channels_last)
-    plane = ImageSide.of_plane(segmenter.mask_decoder.transformer, src, pe)
-    return [np.ascontiguousarray(t.numpy()) for t in (plane.keys, plane.key_pe, plane.token_to_image_k,
-                                                      plane.token_to_image_v, plane.image_to_token_q, sparse)]
+    return _graph_inputs(ImageSide.of_plane(segmenter.mask_decoder.transformer, src, pe), sparse)
