@@ -1,6 +1,7 @@
-"""The 8-bit encoder's runtime, measured: float ONNX Runtime, the previous 8-bit recipe (ONNX Runtime's dynamic
+"""The 8-bit encoder's runtime, measured: float ONNX Runtime, an earlier 8-bit recipe (ONNX Runtime's dynamic
 quantization, weights per output channel) and the shipped one (NNCF static on OpenVINO, `models/openvino_encoder.py`),
-on the same real planes, in one process, interleaved (issue 22).
+its float parts in float32 and in bfloat16 (shipped where the CPU computes bfloat16 natively), on the same real
+planes, in one process, interleaved (issue 22).
 
     python benchmarks/int8_runtimes.py [--data ../shared/data] [--repeats 3] [-o report.json]   # ~3 min on 2 cores
 
@@ -28,6 +29,8 @@ from gfm_napari.engine.predictor import Predictor
 from gfm_napari.images import Plane, fit_normalization, read_image
 from gfm_napari.models import load_model
 from gfm_napari.models.onnx_encoder import OnnxEncoder
+from gfm_napari.models.openvino_encoder import OpenVinoEncoder
+from gfm_napari.models.openvino_runtime import native_bfloat16
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 VOLUMES = ("ct_totalseg/example_ct_sm.nii.gz", "mr_totalseg/example_mr_sm.nii.gz",
@@ -74,7 +77,9 @@ def main() -> None:
             "float, ONNX Runtime": float_model.segmenter.encoder_runtime,
             "8-bit dynamic, ONNX Runtime (before)": OnnxEncoder(encoder, dynamic_int8(onnx_float, Path(folder)),
                                                                 torch.get_num_threads()),
-            "8-bit NNCF static, OpenVINO (shipped)": int8_model.segmenter.encoder_runtime,
+            "8-bit NNCF static, OpenVINO, float parts in float32": OpenVinoEncoder(
+                encoder, int8_model.segmenter.encoder_runtime.path, torch.get_num_threads(), bfloat16=False),
+            "8-bit NNCF static, OpenVINO, float parts in bfloat16 (shipped)": int8_model.segmenter.encoder_runtime,
         }
         reference = [runtimes["float, ONNX Runtime"](torch.from_numpy(x[i : i + 1])).numpy() for i in range(len(x))]
         times = {name: [] for name in runtimes}
@@ -89,7 +94,7 @@ def main() -> None:
                     ref = reference[i].ravel()
                     cosines[name].append(float(out @ ref / np.linalg.norm(out) / np.linalg.norm(ref)))
     report = {
-        "planes": len(x), "repeats": args.repeats, "threads": torch.get_num_threads(),
+        "planes": len(x), "repeats": args.repeats, "threads": torch.get_num_threads(), "native_bfloat16": native_bfloat16(),
         "runtimes": {name: {"median_ms": round(1000 * statistics.median(times[name]), 1),
                             "cosine_to_float_min": round(min(cosines[name]), 4),
                             "cosine_to_float_mean": round(statistics.fmean(cosines[name]), 4)} for name in runtimes},

@@ -9,6 +9,7 @@ stubs), so nothing is written or sent.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sys
 import tempfile
@@ -30,13 +31,21 @@ def import_nncf():
     return nncf
 
 
-def compile_on_cpu(model, threads: int):
+def compile_on_cpu(model, threads: int, *, bfloat16: bool = False):
     """``model`` (an OpenVINO model) compiled for the CPU as the viewer needs it: ``threads`` threads, one stream,
-    float parts in float32 (no bf16 where the CPU has it), no pinning (the viewer and PyTorch share the cores)."""
+    no pinning (the viewer and PyTorch share the cores). Its float parts run in float32, or with ``bfloat16`` in
+    bfloat16 where the CPU computes it natively (:func:`native_bfloat16`)."""
     return import_openvino().Core().compile_model(model, "CPU", {
         "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
-        "INFERENCE_PRECISION_HINT": "f32", "ENABLE_CPU_PINNING": False,
+        "INFERENCE_PRECISION_HINT": "bf16" if bfloat16 and native_bfloat16() else "f32", "ENABLE_CPU_PINNING": False,
     })
+
+
+@functools.cache
+def native_bfloat16() -> bool:
+    """Whether OpenVINO's CPU plugin computes bfloat16 natively here (AVX-512 BF16 or AMX: recent Xeon and EPYC,
+    Zen 4 and later Ryzen); elsewhere bfloat16 would be emulated, slower than float32."""
+    return "BF16" in import_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def quantize(float_model: Path, calibration: Sequence, path: Path, *, ignored_scope) -> None:

@@ -15,7 +15,8 @@ from gfm_napari.engine.prompts import Prompts
 from gfm_napari.errors import ModelError
 from gfm_napari.evaluation.prompted import Selection, dice, evaluate_prompts
 from gfm_napari.images import Plane, fit_normalization, read_image
-from gfm_napari.models import load_model
+from gfm_napari.models import load_model, openvino_runtime
+from gfm_napari.models.openvino_encoder import OpenVinoEncoder
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,13 @@ def test_int8_embeddings_hold_on_domains_the_calibration_never_saw(shared_data, 
     a, b = (Predictor(model).embed(source, *Plane.of(source).key, normalization=normalization).features.flatten()
             for model in (float_model, int8_model))
     assert torch.nn.functional.cosine_similarity(a, b, dim=0) >= 0.99  # measured 0.996-0.998
+
+
+def test_the_8_bit_encoder_runs_its_float_parts_in_bfloat16_only_where_the_cpu_computes_it(int8_model, monkeypatch):
+    runtime = int8_model.segmenter.encoder_runtime
+    assert runtime.float_parts == ("bf16" if openvino_runtime.native_bfloat16() else "f32")
+    monkeypatch.setattr(openvino_runtime, "native_bfloat16", lambda: False)  # a CPU that would emulate it
+    assert OpenVinoEncoder(int8_model.segmenter.image_encoder, runtime.path, 2).float_parts == "f32"
 
 
 def test_the_8_bit_runtime_writes_and_sends_no_telemetry(tmp_path):
