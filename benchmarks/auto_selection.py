@@ -84,14 +84,21 @@ def selected(windows: list[dict], shape, truth, min_score: float, min_stability:
         for i in suppressed(w["mask"], index[np.argsort(-rank, kind="stable")].tolist(), settings.max_overlap):
             kept.append(Candidate(w["window"], w["mask"][i], float(w["score"][i]), float(w["stability"][i]),
                                   touches_inner_edge(w["window"], shape, w["mask"][i])))
+    return pass_matches(kept, shape, truth, max(w["window"].row + w["window"].rows for w in windows), settings)
+
+
+def pass_matches(kept: list[Candidate], shape, truth, size: int, settings: AutoSettings) -> dict:
+    """The pass's end over the candidates kept in each window (seams merged, label map painted), matched to the
+    footprints of the top-left ``size``² px."""
     labels, _ = paint_objects(merge_across_windows(kept), shape, settings.min_area)
-    size = max(w["window"].row + w["window"].rows for w in windows)
     result = match_objects(truth[:size, :size], labels[:size, :size])
     return {"matched": result["matched"], "truth": result["truth"], "found": result["found"]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def atlanta(description: str, precision: str):
+    """The command line (``--data``, ``--size``, ``-o``) and the Atlanta tile: ``(args, image, setting, truth)``,
+    the evaluation setting on the raster prompt path in ``precision`` and the footprints as object ids."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("-o", "--output", type=Path)
@@ -99,8 +106,12 @@ def main() -> None:
     folder = args.data / "sat_spacenet_atlanta_buildings"
     image = read_image(folder / "sample_geotiff.tif")
     setting = prepare(image, read_image(folder / "buildings_instances_derived.tif"),
-                      load_model("litemedsam_clicks", device="cpu", precision="float"), Selection(instances=True))
-    truth = truth_objects(setting.labels, 50, True)
+                      load_model("litemedsam_clicks", device="cpu", precision=precision), Selection(instances=True))
+    return args, image, setting, truth_objects(setting.labels, 50, True)
+
+
+def main() -> None:
+    args, image, setting, truth = atlanta(__doc__.splitlines()[0], "float")
     shape = image.plane_shape(None)
     settings = AutoSettings()
     windows = [raw_candidates(setting, image, w, settings)
