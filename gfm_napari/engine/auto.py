@@ -36,12 +36,13 @@ SEAM_IOU = 0.6
 class AutoResult:
     """``labels``: int32 object ids on the plane grid (0 = nothing found; pixels outside the region are 0);
     ``scores``: id -> predicted IoU; ``windows``: how many windows were prompted; ``candidates``: masks kept in
-    them before the seams were merged."""
+    them before the seams were merged; ``clicks``: how many clicks the windows' grids made in all."""
 
     labels: np.ndarray
     scores: dict[int, float]
     windows: int
     candidates: int
+    clicks: int
 
 
 def auto_windows(region: Window, plane_shape: tuple[int, int], input_size: int, zoom: float) -> list[Window]:
@@ -85,7 +86,7 @@ def segment_everything(
         )
     yield Progress(total, total, "merging objects across windows")
     labels, scores = paint_objects(merge_across_windows(candidates), shape, settings.min_area)
-    return AutoResult(labels, scores, len(windows), len(candidates))
+    return AutoResult(labels, scores, len(windows), len(candidates), total)
 
 
 @dataclass(frozen=True, eq=False)

@@ -86,7 +86,7 @@ def evaluate_auto_job(
     chosen = setting.labels > 0 if selection.label_ids is None else np.isin(setting.labels, selection.label_ids)
     planes = _evaluated_planes(chosen, setting.axis, selection.max_slices, selection.min_pixels)
     chosen_labels = np.where(chosen, setting.labels, 0)
-    ours, theirs, seconds, peer_seconds, windows = [], [], 0.0, 0.0, 0
+    ours, theirs, seconds, peer_seconds, windows, clicks = [], [], 0.0, 0.0, 0, []
     for done, index in enumerate(planes):
         where = "" if index is None else f"slice {index}: "
         plane_labels = chosen_labels if setting.axis is None else Plane(setting.axis, index).take(chosen_labels)
@@ -99,6 +99,7 @@ def evaluate_auto_job(
         )
         seconds += time.perf_counter() - start
         windows += result.windows
+        clicks.append(result.clicks)
         ours.append(match_objects(truth, result.labels))
         if peer:
             yield Progress(done, len(planes), f"{where}SamAutomaticMaskGenerator")
@@ -114,7 +115,8 @@ def evaluate_auto_job(
         "axis": setting.axis,
         "planes": planes,
         "normalization": setting.normalization.describe(),
-        "settings": settings.__dict__,
+        "settings": settings.__dict__,  # points_per_side None: the grid follows each window's size
+        "clicks_per_plane": clicks,
         "gfm_napari": summary(ours, seconds, windows),
     }
     if peer:

@@ -47,6 +47,7 @@ def test_evaluate_auto_reports_recall_and_precision_beside_the_peer(shared_data,
     assert len(report["planes"]) == 1 and ours["truth_objects"] == peer["truth_objects"] > 0
     assert ours["recall"] >= 0.6  # measured 0.77 on slice 15 (SamAutomaticMaskGenerator: 0.62)
     assert ours["recall"] >= peer["recall"]
+    assert report["clicks_per_plane"] == [16 * 16]  # the default grid on a slice smaller than 256 px
 
 
 @pytest.mark.parametrize("args, message", [
