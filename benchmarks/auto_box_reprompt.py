@@ -21,7 +21,7 @@ from report import emit  # benchmarks/report.py (run as a script, its folder is 
 
 from gfm_napari.engine.auto import auto_windows
 from gfm_napari.engine.auto_window import AutoSettings, Candidate, suppressed
-from gfm_napari.engine.prompts import ResizeLongestSide
+from gfm_napari.engine.prompts import ResizeLongestSide, box_from_mask
 from gfm_napari.engine.tiles import touches_inner_edge
 from gfm_napari.engine.zoom import zoom_above
 from gfm_napari.images.windowed import Window
@@ -29,13 +29,8 @@ from gfm_napari.images.windowed import Window
 BATCH = 16
 
 
-def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1) of a mask, end exclusive; None when empty."""
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    return None if not len(rows) else (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-
-
 def box_iou(a, b) -> float:
+    """IoU of two (x0, y0, x1, y1) boxes (one pair; ``engine.click_search`` has the row-wise tensor form)."""
     width = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     height = max(0, min(a[3], b[3]) - max(a[1], b[1]))
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - width * height
@@ -62,11 +57,12 @@ def refined(setting, image, window: Window, settings: AutoSettings) -> dict:
     embedding = setting.predictor.embed(image, None, None, normalization=setting.normalization, window=window)
     area = raw["mask"].reshape(len(raw["mask"]), -1).sum(1)
     fits = settings.fits_area(area, window.rows * window.cols) & (raw["score"] >= 0.2)
-    boxes = list(dict.fromkeys(mask_box(raw["mask"][i]) for i in np.flatnonzero(fits)))
+    boxes = list(dict.fromkeys(box_from_mask(raw["mask"][i]) for i in np.flatnonzero(fits)))
     masks, _ = box_masks(setting.predictor, embedding, boxes)
-    boxes = [mask_box(mask) or box for mask, box in zip(masks, boxes)]  # the second round: each mask's own box
+    boxes = [box_from_mask(mask) or box for mask, box in zip(masks, boxes)]  # the second round: each mask's own box
     masks, scores = box_masks(setting.predictor, embedding, boxes)
-    consistency = np.array([box_iou(box, mask_box(mask)) if mask.any() else 0.0 for box, mask in zip(boxes, masks)])
+    consistency = np.array([box_iou(box, box_from_mask(mask)) if mask.any() else 0.0
+                            for box, mask in zip(boxes, masks)])
     return {"window": window, "mask": masks, "score": scores, "consistency": consistency}
 
 

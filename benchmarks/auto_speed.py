@@ -6,7 +6,8 @@ Windows: the first 256 px window of the Atlanta SpaceNet tile (a raster tile at 
 512² slice of the DICOM CT series (one window: the model sees the slice whole). Contenders, taking turns within
 each round: float and 8-bit (encoder and decoder), each with the decoder's first-block parts kept per plane (the
 product: ``models/plane_attention.py``), and float with segment-anything's own transformer, every projection for
-every click (the path before issue 22; the 8-bit decoder runs from the kept parts only). "uncached" clears the embedding cache first, so it includes encoding the window; "cached" does not.
+every click (the path before issue 22; the 8-bit decoder runs from the kept parts only). "uncached" clears the
+embedding cache first, so it includes encoding the window; "cached" does not.
 Targets: <= 10 s per 256 px tile, <= 60 s per 512² CT slice, on 2 CPU cores.
 """
 
@@ -58,8 +59,9 @@ def main() -> None:
             normalization = fit_normalization(image)
             for precision, model in models.items():
                 for decoder, forward in (("plane parts kept", kept_forward),
-                                         ("SAM's transformer", _sams_transformer(kept_forward)))[
-                                             : 2 if precision == "float" else 1]:  # the 8-bit decoder needs them
+                                         ("SAM's transformer", _sams_transformer(kept_forward))):
+                    if precision != "float" and forward is not kept_forward:
+                        continue  # the 8-bit decoder runs from the kept parts only
                     ChannelsLastMaskDecoder.forward = forward
                     predictor = Predictor(model, EmbeddingCache())
                     for cache in ("uncached", "cached"):

@@ -6,8 +6,9 @@ from calibration, bias correction) on OpenVINO take ~0.8x the time of ONNX Runti
 came before, with the embeddings' cosine to float 0.995-0.998 on CT, MR, BraTS, NRRD brain, DICOM CT and Landsat
 planes that were not used for calibration. The convolutions stay float: in 8 bits, TinyViT's stage-0 MBConv
 layers lose the embeddings (cosine 0.65-0.98 whatever was left out), as they did on ONNX Runtime. Where the CPU
-computes bfloat16 natively (AVX-512 BF16 or AMX), the float parts run in bfloat16: 0.74x the time of float32 parts
-(233 against 316 ms a plane on the same 17 planes, cosine to float 0.994 at worst against 0.996).
+computes bfloat16 natively (AVX-512 BF16 or AMX), the float parts run in bfloat16: 0.74-0.79x the time of float32
+parts (233 against 316 ms, then 305 against 387 ms a plane on the same 17 planes, in two runs of
+``benchmarks/int8_runtimes.py``), cosine to float 0.994 at worst against 0.996.
 
 Calibration uses the two samples the package ships (:mod:`gfm_napari.samples`: 6 slices of the CT, the Atlanta
 tile whole and four native 256 px windows of it), preprocessed as the predictor does, so a model gets the same
