@@ -1,5 +1,6 @@
 """Summarise docs/pretrain/run_three_arms.sh: one row per arm (held-apart Dice, clicks, compute) as a Markdown table,
-and the pretraining loss curves (PNG).
+and the pretraining loss curves (PNG); with run_pretraining_curve.sh's points (``featN``: arm 2 resumed to N steps),
+a row each and the held-apart Dice against the pretraining images (``pretraining_curve.png``).
 
     python docs/pretrain/summarize_three_arms.py [RESULTS_DIR]     (default docs/pretrain/three_arms)
 """
@@ -20,10 +21,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 ARMS = {
     "base": "base model, no adapter",
     "none": "1. no pretraining → adapter",
+    "feat_encoder": "2. L_MIM + L_feat, the encoder alone",
     "feat": "2. L_MIM + L_feat → adapter",
+    "mim_encoder": "3. L_MIM alone, the encoder alone",
     "mim": "3. L_MIM alone → adapter",
 }
 COLOURS = {"feat": "#1f77b4", "mim": "#2ca02c"}
+CROPS_PER_STEP = 4  # the scripts' BATCH
 
 
 def _json_lines(path: Path) -> list[dict]:
@@ -43,6 +47,31 @@ def _time_report(path: Path) -> dict:
     return {"wall_s": round(seconds, 1), "peak_rss_gb": round(int(rss.group(1)) / 1e6, 2) if rss else None}
 
 
+def _curve_steps(folder: Path) -> list[int]:
+    """The step counts of run_pretraining_curve.sh's points found in ``folder``, in order."""
+    return sorted(int(m.group(1)) for p in folder.glob("feat*_prompts.json")
+                  if (m := re.fullmatch(r"feat(\d+)_prompts\.json", p.name)))
+
+
+def _arm_names(folder: Path) -> dict[str, str]:
+    """Row names: the arms, run_pretraining_curve.sh's points, and adapters trained again with another seed
+    (``<arm>_seed<k>``, after their arm)."""
+    curve = {}
+    for n in _curve_steps(folder):
+        curve[f"feat{n}_encoder"] = f"2. L_MIM + L_feat, resumed to {n} steps, the encoder alone"
+        curve[f"feat{n}"] = f"2. L_MIM + L_feat, resumed to {n} steps → adapter"
+    arms = {}
+    for arm, title in ARMS.items():  # the curve's rows after arm 2's
+        arms |= {arm: title} | (curve if arm == "feat" else {})
+    names = {}
+    for arm, title in arms.items():
+        names[arm] = title
+        for path in sorted(folder.glob(f"{arm}_seed*_prompts.json")):
+            seed = path.name.removeprefix(f"{arm}_seed").removesuffix("_prompts.json")
+            names[f"{arm}_seed{seed}"] = f"{title} (adapter seed {seed})"
+    return names
+
+
 def _pretraining(folder: Path, arm: str) -> dict:
     records = [r for r in _json_lines(folder / f"pretrain_log_{arm}.jsonl") if "l_mim" in r]
     if not records:
@@ -56,6 +85,15 @@ def _pretraining(folder: Path, arm: str) -> dict:
         **_time_report(folder / f"pretrain_{arm}.time"),
     }
 
+
+def _chain_wall_s(folder: Path, summary: dict, arm: str) -> float | None:
+    """Pretraining wall time of ``arm`` from step 0: a curve point adds the resumed segments before it."""
+    if not arm.startswith("feat"):
+        return summary[arm]["pretraining"].get("wall_s")
+    steps = summary[arm]["pretraining"].get("steps", 0)
+    parts = ["feat"] + [f"feat{n}" for n in _curve_steps(folder) if n <= steps]
+    walls = [summary[p]["pretraining"].get("wall_s") for p in parts if p in summary]
+    return sum(walls) if walls and None not in walls else None
 
 def _adapter(folder: Path, arm: str) -> dict:
     records = _json_lines(folder / f"adapter_log_{arm}.jsonl")
@@ -100,6 +138,27 @@ def _loss_curves(folder: Path) -> None:
     figure.savefig(folder / "loss_curves.png", dpi=110)
 
 
+def _dice_curve(folder: Path, summary: dict) -> None:
+    """Held-apart box and one-click Dice against the crops pretraining saw, after the adapter (0: arm 1) and of the
+    encoder alone (0: the base model)."""
+    crops = {arm: row["pretraining"]["steps"] * CROPS_PER_STEP for arm, row in summary.items()
+             if arm.startswith("feat") and row["pretraining"]}
+    series = {"after the adapter": [(0, "none")] + [(n, arm) for arm, n in crops.items()],
+              "the encoder alone": [(0, "base")] + [(n, f"{arm}_encoder") for arm, n in crops.items()]}
+    series = {name: sorted(p for p in points if p[1] in summary) for name, points in series.items()}
+    if len(series["after the adapter"]) < 3:
+        return
+    figure, ax = plt.subplots(figsize=(5.6, 3.4), layout="constrained")
+    for (name, points), style in zip(series.items(), ("-", "--")):
+        for key, label, colour in (("box", "box", "#1f77b4"), ("click", "one click", "#d62728")):
+            ax.plot([n for n, _ in points], [summary[a]["held_apart"].get(key) for _, a in points], "o" + style,
+                    color=colour, label=f"{label}, {name}")
+    ax.set_xlabel("pretraining crops (L_MIM + L_feat)")
+    ax.set_ylabel("held-apart Dice")
+    ax.legend(fontsize=7)
+    figure.savefig(folder / "pretraining_curve.png", dpi=110)
+
+
 def _minutes(seconds: float | None) -> str:
     return "" if seconds is None else f"{seconds / 60:.0f} min"
 
@@ -109,21 +168,26 @@ def _cell(value, digits: int = 3) -> str:
 
 
 def main(folder: Path) -> dict:
+    names = _arm_names(folder)
     summary = {arm: {"held_apart": _held_apart(folder, arm), "pretraining": _pretraining(folder, arm),
-                     "adapter": _adapter(folder, arm)} for arm in ARMS}
+                     "adapter": _adapter(folder, arm)} for arm in names}
     summary = {arm: row for arm, row in summary.items() if row["held_apart"]}
+    for arm, row in summary.items():
+        if row["pretraining"]:
+            row["pretraining"]["wall_s_from_step_0"] = _chain_wall_s(folder, summary, arm)
     (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     _loss_curves(folder)
+    _dice_curve(folder, summary)
     print("| arm | box Dice | one-click Dice | mIoU@1 / @3 / @5 | NoC@85 / 90 | validation box / 1-click (best) "
           "| pretraining: steps, wall time, L_MIM, L_feat | adapter wall time |")
     print("|---|---|---|---|---|---|---|---|")
     for arm, row in summary.items():
         held, pre, adapter = row["held_apart"], row["pretraining"], row["adapter"]
         best = adapter.get("validation_best", {})
-        pretraining = (f"{pre['steps']} steps, {_minutes(pre.get('wall_s'))}, {pre['l_mim_first_last'][0]:.3f} → "
+        pretraining = (f"{pre['steps']} steps, {_minutes(pre.get('wall_s_from_step_0'))}, {pre['l_mim_first_last'][0]:.3f} → "
                        f"{pre['l_mim_first_last'][1]:.3f}, " + (f"{pre['l_feat_first_last'][0]:.3f} → "
                        f"{pre['l_feat_first_last'][1]:.3f}" if pre["l_feat_first_last"][0] else "—")) if pre else ""
-        print(f"| {ARMS[arm]} | {_cell(held.get('box'))} | {_cell(held.get('click'))} | "
+        print(f"| {names[arm]} | {_cell(held.get('box'))} | {_cell(held.get('click'))} | "
               f"{_cell(held.get('mIoU@1'))} / {_cell(held.get('mIoU@3'))} / {_cell(held.get('mIoU@5'))} | "
               f"{_cell(held.get('NoC@85'), 1)} / {_cell(held.get('NoC@90'), 1)} | "
               f"{_cell(best.get('box'))} / {_cell(best.get('click1'))} | {pretraining} | "
