@@ -3,7 +3,7 @@
 # with other seeds (reports <arm>_seed<k>_*), arm 2 over its 120-step encoder as run_pretraining_curve.sh keeps it.
 # Run after those two, with the same RUNS / RESULTS / ADAPTER_OPTS, from the repository root:
 #   RUNS=runs/three_arms_decoder RESULTS=docs/pretrain/three_arms_decoder ADAPTER_OPTS=--train-decoder \
-#     SEEDS=1 bash docs/pretrain/run_adapter_seeds.sh
+#     SEEDS="1 2" bash docs/pretrain/run_adapter_seeds.sh
 # Then: python docs/pretrain/summarize_three_arms.py [RESULTS]
 set -euo pipefail
 source "$(dirname "$0")/three_arms_common.sh"
