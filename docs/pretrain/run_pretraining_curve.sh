@@ -10,13 +10,10 @@
 # Then: python docs/pretrain/summarize_three_arms.py [RESULTS]
 set -euo pipefail
 source "$(dirname "$0")/three_arms_common.sh"
-keep_encoder() {  # $1 = steps: a copy of arm 2's current encoder, as $RUNS/encoder_feat$1
-  for part in safetensors json; do cp "$RUNS/pretrain_feat/encoder.$part" "$RUNS/encoder_feat$1.$part"; done
-}
-[ -f "$RUNS/encoder_feat${STEPS:-120}.json" ] || keep_encoder "${STEPS:-120}"  # arm 2's own, for run_adapter_seeds.sh
+[ -f "$RUNS/encoder_feat${STEPS:-120}.json" ] || keep_encoder feat "${STEPS:-120}"  # kept by run_three_arms.sh now
 for total in ${POINTS:-240 360}; do
   pretrain feat 1 "$total" "feat$total" --resume
-  keep_encoder "$total"
+  keep_encoder feat "$total"
   evaluate_prompts "feat${total}_encoder" --encoder "$RUNS/encoder_feat$total"  # the encoder alone, no adapter
   adapt_and_evaluate "feat$total" --encoder "$RUNS/encoder_feat$total"
 done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GFM proof (README "Does pretraining help?"): three arms on MR brain tumour (BraTS FLAIR, expert labels), each
-# followed by the same adapter, evaluated on a slab that neither pretraining nor adaptation ever saw.
+# The GFM proof (README "Does pretraining help?"): three arms, each followed by the same adapter, evaluated on data
+# that neither pretraining nor adaptation ever saw: MR brain tumour (BraTS FLAIR, expert labels; DOMAIN=brats, the
+# default) or aerial buildings (SpaceNet Atlanta footprints; DOMAIN=aerial); the splits are three_arms_<DOMAIN>.sh.
 #   arm 1: no pretraining -> adapter;  arm 2: L_MIM + L_feat -> adapter;  arm 3: L_MIM alone -> adapter.
 # The split, the adapter and the evaluation: docs/pretrain/three_arms_common.sh.
 # Run from the repository root (about 1 h 40 min on 2 CPU cores with the defaults):
@@ -8,6 +9,9 @@
 # With the mask decoder trained too (docs/pretrain/three_arms_decoder, about 1 h):
 #   RUNS=runs/three_arms_decoder RESULTS=docs/pretrain/three_arms_decoder ADAPTER_OPTS=--train-decoder \
 #     bash docs/pretrain/run_three_arms.sh
+# Aerial buildings (docs/pretrain/three_arms_aerial, about 1 h with three adapter seeds for arms 1 and 2):
+#   DOMAIN=aerial RUNS=runs/three_arms_aerial RESULTS=docs/pretrain/three_arms_aerial bash docs/pretrain/run_three_arms.sh
+#   then the same variables with SEEDS="1 2" bash docs/pretrain/run_adapter_seeds.sh
 # Settings: those of three_arms_common.sh, and STEPS (pretraining steps, default 120, as measured), ARMS
 # ("none feat mim"), SKIP_BASE=1 (no evaluation of the model without adapter).
 # Then: python docs/pretrain/summarize_three_arms.py [RESULTS]
@@ -20,6 +24,7 @@ for arm in ${ARMS:-none feat mim}; do
     feat | mim)
       case $arm in mim) weight=0 ;; feat) weight=1 ;; esac
       pretrain "$arm" $weight "${STEPS:-120}" "$arm"
+      keep_encoder "$arm" "${STEPS:-120}"  # for run_adapter_seeds.sh, before a curve resumes the run
       evaluate_prompts "${arm}_encoder" --encoder "$RUNS/pretrain_$arm/encoder"  # the encoder alone, no adapter
       adapt_and_evaluate "$arm" --encoder "$RUNS/pretrain_$arm/encoder" ;;
   esac

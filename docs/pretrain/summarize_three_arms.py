@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ARMS = {
     "base": "base model, no adapter",
+    "base_encoder": "base model, its encoder loaded as an encoder file (the prompt path of the rows below)",
     "none": "1. no pretraining → adapter",
     "feat_encoder": "2. L_MIM + L_feat, the encoder alone",
     "feat": "2. L_MIM + L_feat → adapter",
@@ -159,6 +160,24 @@ def _dice_curve(folder: Path, summary: dict) -> None:
     figure.savefig(folder / "pretraining_curve.png", dpi=110)
 
 
+def _seed_means(summary: dict, names: dict[str, str]) -> dict[str, dict]:
+    """Per arm adapted with several seeds (``<arm>`` and ``<arm>_seed<k>``): the mean of each held-apart figure,
+    and the box and one-click Dice's spread (max − min), as rows ``<arm>_mean``."""
+    means = {}
+    for arm in names:
+        runs = [summary[a]["held_apart"] for a in [arm, *(a for a in summary if a.startswith(f"{arm}_seed"))]
+                if a in summary]
+        if len(runs) < 2:
+            continue
+        keys = [k for k in runs[0] if all(isinstance(r.get(k), (int, float)) for r in runs)]
+        held = {k: round(statistics.mean(r[k] for r in runs), 4) for k in keys}
+        spread = {k: round(max(r[k] for r in runs) - min(r[k] for r in runs), 4) for k in ("box", "click") if k in keys}
+        means[f"{arm}_mean"] = {"held_apart": held, "seeds": len(runs), "spread": spread,
+                                "title": f"{names[arm]}: mean of {len(runs)} adapter seeds (box / click spread "
+                                         f"{spread.get('box', 0):.3f} / {spread.get('click', 0):.3f})"}
+    return means
+
+
 def _minutes(seconds: float | None) -> str:
     return "" if seconds is None else f"{seconds / 60:.0f} min"
 
@@ -172,10 +191,11 @@ def main(folder: Path) -> dict:
     summary = {arm: {"held_apart": _held_apart(folder, arm), "pretraining": _pretraining(folder, arm),
                      "adapter": _adapter(folder, arm)} for arm in names}
     summary = {arm: row for arm, row in summary.items() if row["held_apart"]}
+    means = _seed_means(summary, names)
     for arm, row in summary.items():
         if row["pretraining"]:
             row["pretraining"]["wall_s_from_step_0"] = _chain_wall_s(folder, summary, arm)
-    (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (folder / "summary.json").write_text(json.dumps(summary | means, indent=1) + "\n")
     _loss_curves(folder)
     _dice_curve(folder, summary)
     print("| arm | box Dice | one-click Dice | mIoU@1 / @3 / @5 | NoC@85 / 90 | validation box / 1-click (best) "
@@ -192,6 +212,11 @@ def main(folder: Path) -> dict:
               f"{_cell(held.get('NoC@85'), 1)} / {_cell(held.get('NoC@90'), 1)} | "
               f"{_cell(best.get('box'))} / {_cell(best.get('click1'))} | {pretraining} | "
               f"{_minutes(adapter.get('wall_s'))} |")
+    for row in means.values():
+        held = row["held_apart"]
+        print(f"| {row['title']} | {_cell(held.get('box'))} | {_cell(held.get('click'))} | "
+              f"{_cell(held.get('mIoU@1'))} / {_cell(held.get('mIoU@3'))} / {_cell(held.get('mIoU@5'))} | "
+              f"{_cell(held.get('NoC@85'), 1)} / {_cell(held.get('NoC@90'), 1)} |  |  |  |")
     return summary
 
 

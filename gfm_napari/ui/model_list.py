@@ -54,6 +54,7 @@ class ModelList:
         self.precision_combo = precision_combo
         for value, text in PRECISIONS.items():
             precision_combo.addItem(text, value)
+        combo.setPlaceholderText(models.LOADING_PLACEHOLDER)  # shown while the list is empty: the first load
         combo.activated.connect(self._on_chosen)
         precision_combo.activated.connect(lambda index: self.set_precision(precision_combo.itemData(index)))
 
@@ -161,7 +162,7 @@ class ModelList:
         if predictor is None and entry.extends:
             self.use_file(entry.path)
         elif predictor is None:
-            self.queue.run(partial(models.load_named, entry.name, self.precision), self.loaded, "Loading the model…")
+            self.queue.run(partial(models.load_named, entry.name, self.precision), self.loaded, models.LOADING_MESSAGE)
         elif predictor is not self.active:
             self.queue.call(lambda: self._choose(predictor))
 

@@ -10,6 +10,11 @@ from ..errors import ModelError
 from ..models import DEFAULT_MODEL, load_model
 from ..models.registry import FALLBACK_MODEL, checkpoint_models
 
+# The first load on a machine also exports the encoder (ONNX) or quantizes the model (8 bits) into the user cache:
+# about 50 s on 2 CPU cores, then a few seconds. The Model list shows LOADING_PLACEHOLDER until a model is in it.
+LOADING_MESSAGE = "Loading the model… (the first time on this machine it is also prepared for it: up to a minute)"
+LOADING_PLACEHOLDER = "Loading… (the first time: up to a minute)"
+
 
 def load_default(precision: str = "auto") -> Predictor:
     """The click-trained LiteMedSAM when its weights load, else LiteMedSAM."""

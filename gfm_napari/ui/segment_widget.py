@@ -104,7 +104,7 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
         viewer.dims.events.current_step.connect(self._on_dims_changed)
         viewer.dims.events.order.connect(self._on_dims_changed)
         self._bind_keys(viewer)
-        self.queue.run(load_default or models.load_default, self.models.loaded, "Loading the model…")
+        self.queue.run(load_default or models.load_default, self.models.loaded, models.LOADING_MESSAGE)
         self._refresh_images()
 
     # ---- layout ----------------------------------------------------------------------------------------------------

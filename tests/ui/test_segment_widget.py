@@ -1,5 +1,7 @@
 """The Segment dock on the real CT opened through the reader: prompts → previews → labels, undo/redo, 3D."""
 
+import threading
+
 import numpy as np
 import pytest
 from ui_helpers import AXIAL, draw_box, largest_slice, press, wait_idle
@@ -210,3 +212,19 @@ def test_a_short_window_scrolls_the_dock_instead_of_piling_its_rows(open_ct, mak
     rows = [panel.progress, panel.plot.canvas, panel.status, panel.use_button]
     for upper, lower in zip(rows, rows[1:]):
         assert upper.geometry().bottom() < lower.geometry().top(), (upper, lower)
+
+
+def test_the_model_list_says_the_model_is_loading_until_it_is_in_the_list(open_ct, tmp_path, shared_predictor, qtbot):
+    from gfm_napari.ui.models import LOADING_PLACEHOLDER
+    from gfm_napari.ui.segment_widget import SegmentWidget
+
+    viewer = open_ct()
+    release = threading.Event()
+    widget = SegmentWidget(viewer, load_default=lambda: release.wait(60) and shared_predictor,
+                           recovery_folder=tmp_path / "recovery")
+    viewer.window.add_dock_widget(widget, name="Segment")
+    combo = widget.model_combo
+    assert (combo.currentIndex(), combo.placeholderText()) == (-1, LOADING_PLACEHOLDER)
+    release.set()
+    qtbot.waitUntil(lambda: widget.session is not None and widget.idle, timeout=60_000)
+    assert combo.currentData().name == shared_predictor.model.spec.name  # the loaded model is the one shown
