@@ -9,15 +9,19 @@
 # With the mask decoder trained too (docs/pretrain/three_arms_decoder, about 1 h):
 #   RUNS=runs/three_arms_decoder RESULTS=docs/pretrain/three_arms_decoder ADAPTER_OPTS=--train-decoder \
 #     bash docs/pretrain/run_three_arms.sh
-# Aerial buildings (docs/pretrain/three_arms_aerial, about 1 h with three adapter seeds for arms 1 and 2):
-#   DOMAIN=aerial RUNS=runs/three_arms_aerial RESULTS=docs/pretrain/three_arms_aerial bash docs/pretrain/run_three_arms.sh
-#   then the same variables with SEEDS="1 2" bash docs/pretrain/run_adapter_seeds.sh
+# Aerial buildings (docs/pretrain/three_arms_aerial, about 1 h; 1 h 35 min with two more adapter seeds per arm):
+#   DOMAIN=aerial RUNS=runs/three_arms_aerial RESULTS=docs/pretrain/three_arms_aerial \
+#     bash docs/pretrain/run_three_arms.sh
+#   then, with the same variables, SEEDS="1 2" ARMS="none feat mim" bash docs/pretrain/run_adapter_seeds.sh
 # Settings: those of three_arms_common.sh, and STEPS (pretraining steps, default 120, as measured), ARMS
-# ("none feat mim"), SKIP_BASE=1 (no evaluation of the model without adapter).
+# ("none feat mim"), SKIP_BASE=1 (no evaluation of the model, or of its encoder loaded as a file, without adapter).
 # Then: python docs/pretrain/summarize_three_arms.py [RESULTS]
 set -euo pipefail
 source "$(dirname "$0")/three_arms_common.sh"
-[ -n "${SKIP_BASE:-}" ] || evaluate base  # the model as shipped, no adapter
+if [ -z "${SKIP_BASE:-}" ]; then
+  evaluate base  # the model as shipped, no adapter
+  evaluate_base_encoder  # its encoder loaded as a file: the prompt path of the pretrained encoders, no adapter
+fi
 for arm in ${ARMS:-none feat mim}; do
   case $arm in
     none) adapt_and_evaluate none ;;  # over the base encoder

@@ -45,5 +45,5 @@ ADAPT_DATA=()
 for tile in r0c1 r0c2 r1c1 r1c2 r0c0 r1c0; do  # the adapter validates on the last image (r1c2 holds one building)
   ADAPT_DATA+=(--image "$RUNS/data/adapt/atlanta_$tile.tif" --label "$RUNS/data/adapt/atlanta_${tile}_label.tif")
 done
-EVAL_DATA=(--image "$RUNS/data/held_apart/atlanta_rows600-899.tif" --label "$RUNS/data/held_apart/atlanta_rows600-899_label.tif"
-           --instances --min-pixels 100)
+EVAL_DATA=(--image "$RUNS/data/held_apart/atlanta_rows600-899.tif"
+           --label "$RUNS/data/held_apart/atlanta_rows600-899_label.tif" --instances --min-pixels 100)

@@ -50,7 +50,8 @@ PY
 
 adapt_and_evaluate() {  # $1 = name, $2... = the encoder option (none for the base encoder)
   local name=$1; shift
-  /usr/bin/time -v $PY train-adapter --preset adapter --kind bottleneck "${ADAPT_DATA[@]}" --steps "${ASTEPS:-150}" --val-every 50 --seed "${SEED:-0}" ${ADAPTER_OPTS:-} "$@" --out "$RUNS/adapter_$name" \
+  /usr/bin/time -v $PY train-adapter --preset adapter --kind bottleneck "${ADAPT_DATA[@]}" --steps "${ASTEPS:-150}" \
+    --val-every 50 --seed "${SEED:-0}" ${ADAPTER_OPTS:-} "$@" --out "$RUNS/adapter_$name" \
     --export "$RUNS/adapter_$name/adapter_$name" 2> "$OUT/adapter_$name.time" | tail -n 2
   cp "$RUNS/adapter_$name/log.jsonl" "$OUT/adapter_log_$name.jsonl" 2>/dev/null || true
   evaluate "$name" "$@" --adapter "$RUNS/adapter_$name/adapter_$name"
