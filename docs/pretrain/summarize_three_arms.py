@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ARMS = {
     "base": "base model, no adapter",
-    "base_encoder": "base model, its encoder loaded as an encoder file (the prompt path of the rows below)",
+    "base_encoder": "base model, its encoder loaded as an encoder file (the reference of the encoder-alone rows)",
     "none": "1. no pretraining → adapter",
     "feat_encoder": "2. L_MIM + L_feat, the encoder alone",
     "feat": "2. L_MIM + L_feat → adapter",
@@ -204,7 +204,8 @@ def main(folder: Path) -> dict:
     for arm, row in summary.items():
         held, pre, adapter = row["held_apart"], row["pretraining"], row["adapter"]
         best = adapter.get("validation_best", {})
-        pretraining = (f"{pre['steps']} steps, {_minutes(pre.get('wall_s_from_step_0'))}, {pre['l_mim_first_last'][0]:.3f} → "
+        pretraining = (f"{pre['steps']} steps, {_minutes(pre.get('wall_s_from_step_0'))}, "
+                       f"{pre['l_mim_first_last'][0]:.3f} → "
                        f"{pre['l_mim_first_last'][1]:.3f}, " + (f"{pre['l_feat_first_last'][0]:.3f} → "
                        f"{pre['l_feat_first_last'][1]:.3f}" if pre["l_feat_first_last"][0] else "—")) if pre else ""
         print(f"| {names[arm]} | {_cell(held.get('box'))} | {_cell(held.get('click'))} | "

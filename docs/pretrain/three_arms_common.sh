@@ -36,8 +36,9 @@ keep_encoder() {  # $1 = arm, $2 = steps: a copy of the arm's current encoder, a
   for part in safetensors json; do cp "$RUNS/pretrain_$1/encoder.$part" "$RUNS/encoder_$1$2.$part"; done
 }
 
-evaluate_base_encoder() {  # the base model's own encoder written as an encoder file: without an adapter, the same
-  # prompt path as the pretrained encoders (a loaded encoder or adapter drops the raster prompt path on rasters)
+evaluate_base_encoder() {  # the base model's own encoder written as an encoder file: the reference of the "encoder
+  # alone" rows (a loaded encoder keeps the raster prompt path since session 22; before, it answered rasters through
+  # the medical one, as an adapter still does)
   [ -f "$RUNS/encoder_base.json" ] || python - "$RUNS/encoder_base" <<'PY'
 import sys
 from gfm_napari.models import DEFAULT_MODEL, load_model

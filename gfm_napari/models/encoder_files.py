@@ -2,8 +2,9 @@
 ``image_encoder.*``) + ``<name>.json`` (the base model it was pretrained from, the pretraining settings and
 losses, the data digest, the date, and the SHA-256 of the tensor file; :mod:`.file_pairs`).
 
-:func:`load_encoder` puts the encoder into a copy of its base model (prompt encoder and mask decoder unchanged)
-under a new ``model_id``, ``<base id>+encoder-<8 hex>``, so embeddings of the base encoder are never reused.
+:func:`load_encoder` puts the encoder into a copy of its base model (prompt encoders and mask decoders unchanged,
+the per-modality prompt paths included) under a new ``model_id``, ``<base id>+encoder-<8 hex>``, so embeddings of
+the base encoder are never reused.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gfm_napari.models.file_pairs import (
     sidecar_format,
     write_pair,
 )
-from gfm_napari.models.registry import LoadedModel
+from gfm_napari.models.registry import LoadedModel, with_prompt_paths_of
 from gfm_napari.models.weights import check_state_dict
 
 __all__ = ["ENCODER_FORMAT", "encoder_paths", "is_encoder", "load_encoder", "read_encoder_sidecar", "save_encoder"]
@@ -67,4 +68,4 @@ def load_encoder(model: LoadedModel, path: str | Path) -> LoadedModel:
     segmenter = copy.deepcopy(model.segmenter)
     segmenter.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=False)
     derived = derived_model(model, segmenter, f"{model.model_id}+encoder-{digest[:8]}")
-    return dataclasses.replace(derived, encoder_file=tensors_file)
+    return dataclasses.replace(with_prompt_paths_of(model, derived), encoder_file=tensors_file)

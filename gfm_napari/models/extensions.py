@@ -24,6 +24,7 @@ from gfm_napari.models.encoder_files import (
 )
 from gfm_napari.models.file_pairs import pair_paths
 from gfm_napari.models.registry import LoadedModel
+from gfm_napari.models.weight_deltas import read_weights
 from gfm_napari.models.weights import file_sha256, load_overlay
 
 __all__ = ["Extension", "ExtensionKind", "describe", "extend"]
@@ -75,7 +76,8 @@ def extend(model: LoadedModel, extension: Extension) -> LoadedModel:
 
 
 def _load_overlay(model: LoadedModel, path: Path) -> LoadedModel:
-    load_overlay(model.segmenter, path, model_name=model.spec.name)
+    load_overlay(model.segmenter, read_weights(path, model.weights_path), source=path.name,
+                 model_name=model.spec.name)
     return dataclasses.replace(model, model_id=f"{model.model_id}+{file_sha256(path)[:8]}", prompt_paths={})
 
 

@@ -26,6 +26,7 @@ from gfm_napari.models.device import pick_device
 from gfm_napari.models.fast import accelerate
 from gfm_napari.models.precision import cache_suffix, resolve_precision
 from gfm_napari.models.segmenter import Segmenter, build_litemedsam
+from gfm_napari.models.weight_deltas import read_delta_file, read_weights
 from gfm_napari.models.weights import check_state_dict, file_sha256, load_overlay, load_weights
 
 __all__ = [
@@ -116,8 +117,8 @@ class LoadedModel:
     # from this model (training.runs) are given it too
     prompt_paths: Mapping[str, Segmenter] = field(default_factory=dict, repr=False)
     """Modality → a segmenter that shares ``segmenter``'s encoder but has its own prompt encoder and mask decoder
-    (``ModelSpec.domain_overlays``); images of other modalities use ``segmenter``. A model derived by an adapter,
-    an overlay or a pretrained encoder has none: those were made over ``segmenter``'s prompt path."""
+    (``ModelSpec.domain_overlays``); images of other modalities use ``segmenter``. A model derived by an adapter
+    or an overlay has none (those were made over ``segmenter``'s prompt path); a pretrained encoder keeps them."""
 
     def decoder_for(self, modality: str | None) -> Segmenter:
         """The segmenter whose prompt path answers prompts on an image of ``modality``."""
@@ -262,9 +263,11 @@ def load_model(
     prompt_paths: dict[str, Segmenter] = {}
     if spec.overlay_weights is not None:
         overlay = spec.overlay_weights()
-        load_overlay(segmenter, overlay, model_name=name)
+        # an overlay shipped as a difference is one from the packaged weights, whichever checkpoint was given
+        overlay_state = read_weights(overlay, spec.default_weights() if spec.default_weights else path)
+        load_overlay(segmenter, overlay_state, source=overlay.name, model_name=name)
         model_id += f"+{file_sha256(overlay)[:8]}"
-        prompt_paths, ids = _domain_prompt_paths(segmenter, spec, overlay)
+        prompt_paths, ids = _domain_prompt_paths(segmenter, spec, overlay, overlay_state)
         model_id += "".join(f"+{text}" for text in ids)
     segmenter.eval().requires_grad_(False)
     segmenter.to(dev)
@@ -292,18 +295,18 @@ def _accelerate_prompt_path(path_segmenter: Segmenter, segmenter: Segmenter, pre
 
 
 def _domain_prompt_paths(
-    segmenter: Segmenter, spec: ModelSpec, overlay: Path
+    segmenter: Segmenter, spec: ModelSpec, overlay: Path, overlay_state: Mapping[str, torch.Tensor]
 ) -> tuple[dict[str, Segmenter], list[str]]:
     """The spec's per-modality prompt paths over ``segmenter``'s encoder (modalities sharing a file share one
-    segmenter), and the ids of their files for the model id."""
-    from gfm_napari.models.weight_deltas import read_delta_file
+    segmenter), each a difference from ``overlay`` (whose weights are ``overlay_state``), and the ids of their
+    files for the model id."""
 
     by_file: dict[Path, Segmenter] = {}
     paths = {}
     for modality, locate in spec.domain_overlays.items():
         file = locate()
         if file not in by_file:
-            state = read_delta_file(file, overlay)
+            state = read_delta_file(file, overlay, overlay_state)
             path_segmenter = Segmenter(segmenter.image_encoder, copy.deepcopy(segmenter.prompt_encoder),
                                        copy.deepcopy(segmenter.mask_decoder))
             check_state_dict(path_segmenter, state, source=file.name, model_name=spec.name, partial=True)
@@ -311,6 +314,20 @@ def _domain_prompt_paths(
             by_file[file] = path_segmenter
         paths[modality] = by_file[file]
     return paths, [f"{file.stem.rsplit('_', 1)[-1]}-{file_sha256(file)[:8]}" for file in by_file]
+
+
+def with_prompt_paths_of(model: LoadedModel, derived: LoadedModel) -> LoadedModel:
+    """``derived`` (``model`` with another image encoder, prompt side unchanged) answering each modality through
+    ``model``'s prompt paths over its own encoder: a pretrained encoder keeps the raster path."""
+    encoder = derived.segmenter
+    paths = {id(s): Segmenter(encoder.image_encoder, s.prompt_encoder, s.mask_decoder)
+             for s in _distinct(model.prompt_paths)}
+    for path_segmenter in paths.values():
+        path_segmenter.eval().requires_grad_(False)
+        if encoder.encoder_runtime is not None:  # on the fast path, as the derived model is
+            _accelerate_prompt_path(path_segmenter, encoder, derived.precision)
+    return dataclasses.replace(derived, prompt_paths=MappingProxyType(
+        {modality: paths[id(s)] for modality, s in model.prompt_paths.items()}))
 
 
 def with_precision(model: LoadedModel, precision: str) -> LoadedModel:

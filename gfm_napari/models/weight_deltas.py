@@ -1,9 +1,11 @@
-"""Weight files stored as an 8-bit difference from other weights: a fine-tune of a fine-tune in half the bytes.
+"""Weight files stored as an 8-bit difference from other weights: a fine-tune in half the bytes of float16.
 
-A second prompt path (e.g. the raster one, trained 1,000 steps on from the shipped click path) differs from its
-base by about 3 % of each weight. Stored as that difference in signed 8 bits, one scale per output row, it takes
-half the bytes of float16 values (the repository keeps each resource file under 5 MB), and the rounding error is
-about a hundredth of the difference itself: far below what float16 storage of the weights already rounds.
+The shipped prompt paths are fine-tunes: the medical click path of LiteMedSAM's prompt encoder and mask decoder,
+the raster one of the medical path (1,000 steps on; it differs by about 3 % of each weight). Stored as that
+difference in signed 8 bits, one scale per output row, a path takes half the bytes of float16 values (the
+repository keeps each resource file under 5 MB), and the rounding error is a small part of the difference itself.
+A delta file may be the base of another (the raster path's base is the medical path's file): its weights are then
+passed as ``base_state``.
 
 File layout (safetensors): ``<key>.delta`` int8 [rows, n] and ``<key>.scale`` float32 [rows, 1] per tensor, where
 rows = the tensor's first dimension (1 for a scalar); metadata ``base_sha256`` = SHA-256 of the base file.
@@ -20,7 +22,7 @@ from torch import Tensor
 from gfm_napari.errors import ModelError
 from gfm_napari.models.weights import file_sha256, read_state_dict
 
-__all__ = ["apply_delta", "encode_delta", "read_delta_file", "write_delta_file"]
+__all__ = ["apply_delta", "encode_delta", "is_delta_file", "read_delta_file", "read_weights", "write_delta_file"]
 
 _DELTA, _SCALE = ".delta", ".scale"
 
@@ -55,30 +57,51 @@ def apply_delta(base: Mapping[str, Tensor], delta: Mapping[str, Tensor]) -> dict
     return out
 
 
-def write_delta_file(path: str | Path, target: Mapping[str, Tensor], base_file: str | Path) -> Path:
-    """Write ``target`` as its difference from the weights in ``base_file`` (recorded by SHA-256)."""
+def write_delta_file(
+    path: str | Path, target: Mapping[str, Tensor], base_file: str | Path,
+    base_state: Mapping[str, Tensor] | None = None,
+) -> Path:
+    """Write ``target`` as its difference from the weights in ``base_file`` (recorded by SHA-256), or from
+    ``base_state`` when given (the weights ``base_file`` stands for, e.g. when it is a delta file itself)."""
     from safetensors.torch import save_file
 
     path = Path(path)
-    save_file(encode_delta(target, read_state_dict(base_file)), str(path),
+    base = read_state_dict(base_file) if base_state is None else base_state
+    save_file(encode_delta(target, {k: base[k] for k in target}), str(path),
               metadata={"base_sha256": file_sha256(base_file)})
     return path
 
 
-def read_delta_file(path: str | Path, base_file: str | Path) -> dict[str, Tensor]:
-    """The weights a delta file encodes over ``base_file``; ModelError (one line) if it was made over another
-    file or is not a delta file."""
+def _recorded_base(path: Path) -> str | None:
     from safetensors import safe_open
 
-    path = Path(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
-            recorded = (handle.metadata() or {}).get("base_sha256")
+            return (handle.metadata() or {}).get("base_sha256")
     except Exception:  # noqa: BLE001 (safetensors raises its own error types for truncated or foreign files)
         raise ModelError(f"{path.name} is not a readable weight file (truncated or corrupt?)") from None
-    if recorded != file_sha256(base_file):
+
+
+def is_delta_file(path: str | Path) -> bool:
+    """Whether ``path`` is a safetensors file that records the base it is a difference from."""
+    path = Path(path)
+    return path.suffix.lower() == ".safetensors" and _recorded_base(path) is not None
+
+
+def read_delta_file(
+    path: str | Path, base_file: str | Path, base_state: Mapping[str, Tensor] | None = None
+) -> dict[str, Tensor]:
+    """The weights a delta file encodes over ``base_file`` (over ``base_state``, the weights that file stands
+    for, when given); ModelError (one line) if it was made over another file or is not a delta file."""
+    path = Path(path)
+    if _recorded_base(path) != file_sha256(base_file):
         raise ModelError(f"{path.name} was made over other weights than {Path(base_file).name}")
     try:
-        return apply_delta(read_state_dict(base_file), read_state_dict(path))
+        return apply_delta(read_state_dict(base_file) if base_state is None else base_state, read_state_dict(path))
     except ValueError as error:
         raise ModelError(f"{path.name}: {error}") from None
+
+
+def read_weights(path: str | Path, base_file: str | Path) -> dict[str, Tensor]:
+    """The tensors of ``path``; for a delta file, the weights it encodes over ``base_file``."""
+    return read_delta_file(path, base_file) if is_delta_file(path) else read_state_dict(path)

@@ -89,15 +89,14 @@ def load_weights(model: nn.Module, path: str | Path, *, model_name: str) -> None
         raise ModelError(f"{p.name} does not match model {model_name}") from None
 
 
-def load_overlay(model: nn.Module, path: str | Path, *, model_name: str) -> None:
-    """Load a partial state dict (e.g. a trained prompt encoder + mask decoder) over already-loaded weights.
+def load_overlay(model: nn.Module, state: Mapping[str, Tensor], *, source: str, model_name: str) -> None:
+    """Load a partial state dict (e.g. a trained prompt encoder + mask decoder, read from the file ``source``)
+    over already-loaded weights.
 
-    Every key in the file must exist in ``model`` with the same shape; keys the file lacks keep their values.
-    Tensors are cast to the model's dtypes (overlays ship as float16).
+    Every key in ``state`` must exist in ``model`` with the same shape; keys it lacks keep their values.
+    Tensors are cast to the model's dtypes (overlays ship as float16 or as 8-bit differences).
     """
-    p = Path(path).expanduser()
-    state = read_state_dict(p)
-    check_state_dict(model, state, source=p.name, model_name=model_name, partial=True)
+    check_state_dict(model, state, source=source, model_name=model_name, partial=True)
     current = model.state_dict()
     model.load_state_dict({k: v.to(current[k].dtype) for k, v in state.items()}, strict=False)
 

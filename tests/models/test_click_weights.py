@@ -22,13 +22,15 @@ def clicks(litemedsam_clicks):
     return litemedsam_clicks
 
 
-def test_the_shipped_file_is_small_half_precision_and_only_the_prompt_path():
-    from safetensors.torch import load_file
+def test_the_shipped_file_is_under_5_mb_an_8_bit_difference_from_litemedsam_and_only_the_prompt_path(litemedsam):
+    from safetensors import safe_open
 
-    tensors = load_file(str(WEIGHTS))
-    assert WEIGHTS.stat().st_size < 10 * 2**20
-    assert all(t.dtype == torch.float16 for t in tensors.values())
-    assert all(name.startswith(("prompt_encoder.", "mask_decoder.")) for name in tensors)
+    assert WEIGHTS.stat().st_size < 5 * 2**20
+    with safe_open(str(WEIGHTS), framework="pt") as handle:
+        assert handle.metadata()["base_sha256"] == hashlib.sha256(litemedsam.weights_path.read_bytes()).hexdigest()
+        names = list(handle.keys())
+        assert {handle.get_tensor(k).dtype for k in names if k.endswith(".delta")} == {torch.int8}
+    assert all(name.startswith(("prompt_encoder.", "mask_decoder.")) for name in names)
 
 
 def test_its_sidecar_names_the_base_weights_and_how_it_was_made(litemedsam):

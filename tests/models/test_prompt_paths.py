@@ -20,7 +20,14 @@ from gfm_napari.images import fit_normalization, read_image
 from gfm_napari.images.align import labels_on_grid
 from gfm_napari.models import load_model
 from gfm_napari.models.registry import with_precision
-from gfm_napari.models.weight_deltas import apply_delta, encode_delta, read_delta_file, write_delta_file
+from gfm_napari.models.weight_deltas import (
+    apply_delta,
+    encode_delta,
+    is_delta_file,
+    read_delta_file,
+    read_weights,
+    write_delta_file,
+)
 from gfm_napari.models.weights import file_sha256
 
 WEIGHTS = Path(str(files("gfm_napari") / "resources" / "weights"))
@@ -87,6 +94,19 @@ def test_a_difference_read_over_other_weights_is_refused(tmp_path):
         read_delta_file(RASTERS, other)
 
 
+def test_a_difference_can_be_the_base_of_another_and_plain_files_read_as_they_are(tmp_path):
+    from safetensors.torch import save_file
+
+    base = tmp_path / "base.safetensors"
+    save_file({"w": torch.zeros(2, 2), "encoder": torch.zeros(3)}, str(base))
+    first = write_delta_file(tmp_path / "first.safetensors", {"w": torch.ones(2, 2)}, base)  # a part of the base
+    first_state = read_weights(first, base)
+    second = write_delta_file(tmp_path / "second.safetensors", {"w": 3 * torch.ones(2, 2)}, first, first_state)
+    assert is_delta_file(first) and not is_delta_file(base)
+    assert torch.equal(read_delta_file(second, first, first_state)["w"], 3 * torch.ones(2, 2))
+    assert read_weights(base, first).keys() == {"w", "encoder"}  # a plain file: its own tensors, whatever the base
+
+
 @pytest.fixture(scope="module")
 def water(shared_data):
     """Sen1Floods11 Spain_7370579 (Sentinel-2, hand-labelled water; never trained on; the default true colour): its
@@ -106,3 +126,23 @@ def test_one_click_on_held_apart_water_bodies_is_better_with_the_raster_path(lit
         scores.append(np.mean([dice(plane.predict(Prompts([interior_point(b)], [1])).mask, b) for b in bodies]))
     assert scores[0] >= 0.44  # measured 0.472 (float, true colour B4, B3, B2)
     assert scores[0] >= scores[1] + 0.02  # the medical path: 0.437
+
+
+def test_a_pretrained_encoder_keeps_the_raster_path(litemedsam_clicks, water, tmp_path):
+    """The default model's own encoder loaded as a pretrained encoder file answers rasters as the default model
+    does: the raster prompt path is kept over the loaded encoder (an adapter or overlay still drops it)."""
+    from gfm_napari.models.encoder_files import load_encoder, save_encoder
+
+    state = litemedsam_clicks.segmenter.image_encoder.state_dict()
+    pretrained = load_encoder(litemedsam_clicks, save_encoder(litemedsam_clicks, state, tmp_path / "encoder",
+                                                              steps=1)[0])
+    raster = pretrained.decoder_for("raster")
+    assert raster is pretrained.decoder_for("photo") and raster.image_encoder is pretrained.segmenter.image_encoder
+    assert raster.mask_decoder is litemedsam_clicks.decoder_for("raster").mask_decoder
+    assert pretrained.decoder_for("CT") is pretrained.segmenter
+    image, bodies = water
+    masks = []
+    for model in (litemedsam_clicks, pretrained):
+        plane = PlaneSegmenter(Predictor(model), image, None, None, fit_normalization(image))
+        masks.append([plane.predict(Prompts([interior_point(b)], [1])).mask for b in bodies[:4]])
+    assert all(np.array_equal(ours, theirs) for ours, theirs in zip(*masks))
