@@ -28,7 +28,7 @@ from gfm_napari.models.file_pairs import (
     sidecar_format,
     write_pair,
 )
-from gfm_napari.models.registry import LoadedModel
+from gfm_napari.models.registry import LoadedModel, on_prompt_path
 from gfm_napari.models.weights import check_state_dict
 
 __all__ = ["FORMAT", "adapter_paths", "is_adapter", "load_adapter", "read_sidecar", "save_adapter"]
@@ -44,10 +44,13 @@ def save_adapter(
     *,
     data_digest: str | None = None,
     metrics: dict[str, Any] | None = None,
+    prompt_path: str | None = None,
 ) -> tuple[Path, Path]:
     """Write the adapters of ``model.segmenter`` (applied with :func:`apply_adapters`) and their sidecar.
 
-    ``model.model_id`` must be the base model's id (the one the adapters were trained on). Returns both paths.
+    ``model.model_id`` must be the base model's id (the one the adapters were trained on); ``prompt_path`` names
+    the base's prompt path they were trained over (:func:`~gfm_napari.models.registry.on_prompt_path`; None: the
+    main one). Returns both paths.
     """
     config = adapter_config(model.segmenter)
     if config is None:
@@ -55,6 +58,7 @@ def save_adapter(
     return write_pair(
         path, adapter_state_dict(model.segmenter), format=FORMAT, base=model, sha_key=SHA_KEY,
         adapter=config.to_dict(), training_data_digest=data_digest, metrics=dict(metrics or {}),
+        prompt_path=prompt_path,
     )
 
 
@@ -84,7 +88,8 @@ def load_adapter(model: LoadedModel, path: str | Path) -> LoadedModel:
         config = AdapterConfig.from_dict(sidecar["adapter"])
     except (TypeError, ValueError, AttributeError) as error:
         raise ModelError(f"{sidecar_path.name} has invalid adapter settings: {error}") from None
-    segmenter = copy.deepcopy(model.segmenter)
+    # over the prompt path it was trained over (rasters: the raster one), which then answers every image
+    segmenter = copy.deepcopy(on_prompt_path(model, sidecar.get("prompt_path")).segmenter)
     try:
         apply_adapters(segmenter, config)
     except ValueError as error:

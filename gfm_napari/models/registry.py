@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import functools
 import importlib.util
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -118,7 +118,8 @@ class LoadedModel:
     prompt_paths: Mapping[str, Segmenter] = field(default_factory=dict, repr=False)
     """Modality → a segmenter that shares ``segmenter``'s encoder but has its own prompt encoder and mask decoder
     (``ModelSpec.domain_overlays``); images of other modalities use ``segmenter``. A model derived by an adapter
-    or an overlay has none (those were made over ``segmenter``'s prompt path); a pretrained encoder keeps them."""
+    or an overlay has none (each was made over one prompt path, which then answers every image; an adapter trained
+    on rasters over the raster path); a pretrained encoder keeps them."""
 
     def decoder_for(self, modality: str | None) -> Segmenter:
         """The segmenter whose prompt path answers prompts on an image of ``modality``."""
@@ -314,6 +315,21 @@ def _domain_prompt_paths(
             by_file[file] = path_segmenter
         paths[modality] = by_file[file]
     return paths, [f"{file.stem.rsplit('_', 1)[-1]}-{file_sha256(file)[:8]}" for file in by_file]
+
+
+def shared_prompt_path(model: LoadedModel, modalities: Iterable[str]) -> str | None:
+    """A modality naming the one prompt path of its own (``LoadedModel.prompt_paths``) that answers all of
+    ``modalities`` (rasters and photos: the raster path); None when they take the main path or several paths."""
+    modalities = sorted(set(modalities))
+    if len({id(model.decoder_for(m)) for m in modalities}) != 1:
+        return None
+    return next((m for m in modalities if m in model.prompt_paths), None)
+
+
+def on_prompt_path(model: LoadedModel, modality: str | None) -> LoadedModel:
+    """``model`` answering every image through the prompt path of ``modality`` (None: the main one), under the
+    same id: what an adapter trained on images of that modality is trained and loaded over."""
+    return dataclasses.replace(model, segmenter=model.decoder_for(modality), prompt_paths={})
 
 
 def with_prompt_paths_of(model: LoadedModel, derived: LoadedModel) -> LoadedModel:

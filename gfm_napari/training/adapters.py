@@ -35,6 +35,7 @@ from ..jobs import Job, Progress
 from ..models import AdapterConfig, LoadedModel, apply_adapters
 from ..models.adapter_files import save_adapter
 from ..models.adapters import frozen_prefix_blocks
+from ..models.registry import on_prompt_path, shared_prompt_path
 from ..models.encoder_split import forward_prefix, forward_tail
 from .clicks import ClickMix, click_step, validate_clicks
 from .loop import LoopConfig, finished_run, train_loop
@@ -110,16 +111,20 @@ def split_planes(data: Sequence[LabelledImage], settings: AdapterTraining) -> tu
 
 def train_adapter(model: LoadedModel, data: Sequence[LabelledImage], settings: AdapterTraining, out_dir: Path) -> Job[dict]:
     """Job: cache the frozen prefix of every plane, train the adapters (resuming from ``out_dir``), return a
-    summary; the best adapters are in ``out_dir`` for :func:`export_adapter`. ``model`` is not changed.
+    summary; the best adapters are in ``out_dir`` for :func:`export_adapter`. ``model`` is not changed. They are
+    trained over the prompt path that answers the images (rasters and photos: the raster one; scans, or a mix of
+    scans and rasters: the main one), and loaded over it.
 
     A run in ``out_dir`` that already reached ``settings.loop.steps`` returns its summary at once, without caching
     anything (``"finished_before": True``)."""
     finished = finished_adapter_run(out_dir, settings)
     if finished is not None:
         return finished
+    prompt_path = shared_prompt_path(model, (item.image.modality for item in data))
+    model = on_prompt_path(model, prompt_path)  # rasters and photos: over the raster path, which answers them
     segmenter = _trainable_copy(model, settings.adapter)
     encoder, start = segmenter.image_encoder, frozen_prefix_blocks(segmenter)
-    predictor = Predictor(dataclasses.replace(model, segmenter=segmenter, prompt_paths={}))
+    predictor = Predictor(dataclasses.replace(model, segmenter=segmenter))
     train_planes, val_planes = split_planes(data, settings)
     rng = np.random.default_rng(settings.loop.seed)
     train, validation = [], []
@@ -137,7 +142,7 @@ def train_adapter(model: LoadedModel, data: Sequence[LabelledImage], settings: A
         "train_planes": len(train_planes), "validation_planes": len(val_planes),
         "train_objects": len(train), "validation_objects": len(validation),
         "prefix_blocks": start, "data_digest": data_digest(data, train_planes, val_planes),
-        "adapter": settings.adapter.to_dict(), "base_model_id": model.model_id,
+        "adapter": settings.adapter.to_dict(), "base_model_id": model.model_id, "prompt_path": prompt_path,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / DATA, json.dumps(summary, indent=2))
@@ -174,15 +179,16 @@ def finished_adapter_run(out_dir: Path, settings: AdapterTraining) -> dict | Non
 
 def export_adapter(model: LoadedModel, settings: AdapterTraining, out_dir: Path, destination: Path) -> Path:
     """The best adapters of the run in ``out_dir`` as an adapter file (+ JSON sidecar) for ``model``."""
-    segmenter = _trainable_copy(model, settings.adapter)
-    best = load_file(str(out_dir / BEST))
-    segmenter.load_state_dict(best, strict=False)
     summary = json.loads((out_dir / DATA).read_text())
+    model = on_prompt_path(model, summary.get("prompt_path"))
+    segmenter = _trainable_copy(model, settings.adapter)
+    segmenter.load_state_dict(load_file(str(out_dir / BEST)), strict=False)
     metrics = _best_metrics(out_dir)
     tensors, _ = save_adapter(
         dataclasses.replace(model, segmenter=segmenter.eval().requires_grad_(False)), destination,
         data_digest=summary["data_digest"], metrics={**metrics, "planes": {
             "train": summary["train_planes"], "validation": summary["validation_planes"]}},
+        prompt_path=summary.get("prompt_path"),
     )
     return tensors
 

@@ -10,7 +10,9 @@ import torch
 from gfm_napari.errors import GfmError
 from gfm_napari.images import read_image
 from gfm_napari.jobs import run
+from gfm_napari.images.align import labels_on_grid
 from gfm_napari.models import AdapterConfig, load_adapter
+from gfm_napari.models.adapter_files import read_sidecar
 from gfm_napari.training.adapters import AdapterTraining, LabelledImage, export_adapter, split_planes, train_adapter
 from gfm_napari.training.loop import LoopConfig
 
@@ -64,6 +66,27 @@ def test_adapter_training_improves_validation_dice_on_white_matter(litemedsam_cl
     path = export_adapter(litemedsam_clicks_plain, settings, tmp_path, tmp_path / "wm")
     adapted = load_adapter(litemedsam_clicks_plain, path)
     assert adapted.model_id.startswith(litemedsam_clicks_plain.model_id + "+adapter-")
+    assert read_sidecar(path)["prompt_path"] is None  # an MR volume: over the main (medical) prompt path
+
+
+def test_an_adapter_trained_on_a_raster_is_trained_and_loaded_over_the_raster_path(
+    litemedsam_clicks_plain, shared_data, tmp_path
+):
+    folder = shared_data / "sat_spacenet_atlanta_buildings"
+    image = read_image(folder / "sample_geotiff.tif")
+    labels = labels_on_grid(image, read_image(folder / "buildings_instances_derived.tif"))
+    settings = AdapterTraining(
+        adapter=AdapterConfig(kind="lora", rank=4, last_n_blocks=1), batch_size=2, max_planes=1, augmentations=0,
+        loop=LoopConfig(steps=1, warmup=0, val_every=1, checkpoint_every=1),
+    )
+    data = [LabelledImage(image, labels), LabelledImage(image, labels)]  # split by image: one trains, one validates
+    assert run(train_adapter(litemedsam_clicks_plain, data, settings, tmp_path))["prompt_path"] == "raster"
+    path = export_adapter(litemedsam_clicks_plain, settings, tmp_path, tmp_path / "buildings")
+    assert read_sidecar(path)["prompt_path"] == "raster"
+    adapted = load_adapter(litemedsam_clicks_plain, path)
+    raster = litemedsam_clicks_plain.decoder_for("raster").mask_decoder.state_dict()
+    assert all(torch.equal(v, raster[k]) for k, v in adapted.segmenter.mask_decoder.state_dict().items())
+    assert adapted.decoder_for("CT") is adapted.decoder_for("raster") is adapted.segmenter  # it answers every image
 
 
 def _validation_scores(run_dir):
