@@ -109,7 +109,9 @@ def split_planes(data: Sequence[LabelledImage], settings: AdapterTraining) -> tu
     return _spread(train, settings.max_planes), _spread(validation, max(4, settings.max_planes // 4))
 
 
-def train_adapter(model: LoadedModel, data: Sequence[LabelledImage], settings: AdapterTraining, out_dir: Path) -> Job[dict]:
+def train_adapter(
+    model: LoadedModel, data: Sequence[LabelledImage], settings: AdapterTraining, out_dir: Path
+) -> Job[dict]:
     """Job: cache the frozen prefix of every plane, train the adapters (resuming from ``out_dir``), return a
     summary; the best adapters are in ``out_dir`` for :func:`export_adapter`. ``model`` is not changed. They are
     trained over the prompt path that answers the images (rasters and photos: the raster one; scans, or a mix of
