@@ -264,8 +264,10 @@ def load_model(
     prompt_paths: dict[str, Segmenter] = {}
     if spec.overlay_weights is not None:
         overlay = spec.overlay_weights()
-        # an overlay shipped as a difference is one from the packaged weights, whichever checkpoint was given
-        overlay_state = read_weights(overlay, spec.default_weights() if spec.default_weights else path)
+        # an overlay shipped as a difference is one from the packaged weights, whichever checkpoint was given;
+        # the segmenter already holds those weights when it was loaded from them (no second read of the file)
+        overlay_base = spec.default_weights() if spec.default_weights else path
+        overlay_state = read_weights(overlay, overlay_base, segmenter.state_dict() if overlay_base == path else None)
         load_overlay(segmenter, overlay_state, source=overlay.name, model_name=name)
         model_id += f"+{file_sha256(overlay)[:8]}"
         prompt_paths, ids = _domain_prompt_paths(segmenter, spec, overlay, overlay_state)
@@ -301,7 +303,6 @@ def _domain_prompt_paths(
     """The spec's per-modality prompt paths over ``segmenter``'s encoder (modalities sharing a file share one
     segmenter), each a difference from ``overlay`` (whose weights are ``overlay_state``), and the ids of their
     files for the model id."""
-
     by_file: dict[Path, Segmenter] = {}
     paths = {}
     for modality, locate in spec.domain_overlays.items():
@@ -332,18 +333,26 @@ def on_prompt_path(model: LoadedModel, modality: str | None) -> LoadedModel:
     return dataclasses.replace(model, segmenter=model.decoder_for(modality), prompt_paths={})
 
 
+def _rebuilt_prompt_paths(
+    prompt_paths: Mapping[str, Segmenter], rebuild: Callable[[Segmenter], Segmenter]
+) -> MappingProxyType:
+    """``prompt_paths`` with each distinct segmenter replaced by ``rebuild(it)`` (modalities sharing one keep
+    sharing its replacement)."""
+    paths = {id(s): rebuild(s) for s in _distinct(prompt_paths)}
+    return MappingProxyType({modality: paths[id(s)] for modality, s in prompt_paths.items()})
+
+
 def with_prompt_paths_of(model: LoadedModel, derived: LoadedModel) -> LoadedModel:
     """``derived`` (``model`` with another image encoder, prompt side unchanged) answering each modality through
     ``model``'s prompt paths over its own encoder: a pretrained encoder keeps the raster path."""
     encoder = derived.segmenter
-    paths = {id(s): Segmenter(encoder.image_encoder, s.prompt_encoder, s.mask_decoder)
-             for s in _distinct(model.prompt_paths)}
-    for path_segmenter in paths.values():
+    prompt_paths = _rebuilt_prompt_paths(
+        model.prompt_paths, lambda s: Segmenter(encoder.image_encoder, s.prompt_encoder, s.mask_decoder))
+    for path_segmenter in _distinct(prompt_paths):
         path_segmenter.eval().requires_grad_(False)
         if encoder.encoder_runtime is not None:  # on the fast path, as the derived model is
             _accelerate_prompt_path(path_segmenter, encoder, derived.precision)
-    return dataclasses.replace(derived, prompt_paths=MappingProxyType(
-        {modality: paths[id(s)] for modality, s in model.prompt_paths.items()}))
+    return dataclasses.replace(derived, prompt_paths=prompt_paths)
 
 
 def with_precision(model: LoadedModel, precision: str) -> LoadedModel:
@@ -356,11 +365,10 @@ def with_precision(model: LoadedModel, precision: str) -> LoadedModel:
         return model
     segmenter = copy.copy(model.segmenter)  # shares the modules; only the runtimes differ
     segmenter.encoder_runtime = segmenter.decoder_runtime = None
-    paths = {id(s): copy.copy(s) for s in _distinct(model.prompt_paths)}
-    switched = dataclasses.replace(model, segmenter=segmenter, precision=precision, prompt_paths=MappingProxyType(
-        {modality: paths[id(s)] for modality, s in model.prompt_paths.items()}))
+    switched = dataclasses.replace(model, segmenter=segmenter, precision=precision,
+                                   prompt_paths=_rebuilt_prompt_paths(model.prompt_paths, copy.copy))
     if fast:
         accelerate(segmenter, switched.cache_id, precision)
-        for path_segmenter in paths.values():
+        for path_segmenter in _distinct(switched.prompt_paths):
             _accelerate_prompt_path(path_segmenter, segmenter, precision)
     return switched

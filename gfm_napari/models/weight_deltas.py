@@ -102,6 +102,9 @@ def read_delta_file(
         raise ModelError(f"{path.name}: {error}") from None
 
 
-def read_weights(path: str | Path, base_file: str | Path) -> dict[str, Tensor]:
-    """The tensors of ``path``; for a delta file, the weights it encodes over ``base_file``."""
-    return read_delta_file(path, base_file) if is_delta_file(path) else read_state_dict(path)
+def read_weights(
+    path: str | Path, base_file: str | Path, base_state: Mapping[str, Tensor] | None = None
+) -> dict[str, Tensor]:
+    """The tensors of ``path``; for a delta file, the weights it encodes over ``base_file`` (``base_state``: the
+    weights that file holds, when the caller has them already)."""
+    return read_delta_file(path, base_file, base_state) if is_delta_file(path) else read_state_dict(path)

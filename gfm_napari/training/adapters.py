@@ -35,8 +35,8 @@ from ..jobs import Job, Progress
 from ..models import AdapterConfig, LoadedModel, apply_adapters
 from ..models.adapter_files import save_adapter
 from ..models.adapters import frozen_prefix_blocks
-from ..models.registry import on_prompt_path, shared_prompt_path
 from ..models.encoder_split import forward_prefix, forward_tail
+from ..models.registry import on_prompt_path, shared_prompt_path
 from .clicks import ClickMix, click_step, validate_clicks
 from .loop import LoopConfig, finished_run, train_loop
 from .objects import TrainingObject, plane_targets

@@ -9,8 +9,8 @@ import torch
 
 from gfm_napari.errors import GfmError
 from gfm_napari.images import read_image
-from gfm_napari.jobs import run
 from gfm_napari.images.align import labels_on_grid
+from gfm_napari.jobs import run
 from gfm_napari.models import AdapterConfig, load_adapter
 from gfm_napari.models.adapter_files import read_sidecar
 from gfm_napari.training.adapters import AdapterTraining, LabelledImage, export_adapter, split_planes, train_adapter
