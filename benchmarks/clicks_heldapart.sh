@@ -3,6 +3,8 @@
 # Atlanta (the recipe's validation tile). Per set: one-shot box and centre-click Dice, a random first click (seed 0),
 # and a simulated user (RITM rule, up to 20 prompts): mIoU@k, NoC@85/90.
 # Usage: [MODELS="litemedsam_clicks litemedsam_clicks:runs/x/new.safetensors"] [SETS="atlanta water ..."]
+#        [VIEWS="1 4"] (each model also through 4 views of every plane: --views, reports named <model>+views4-...)
+#        [CLICKS=0] (the one-shot and random-first-click reports only, no simulated user)
 #        bash benchmarks/clicks_heldapart.sh [DATA=../shared/data] [OUT=runs/clicks_heldapart]; then
 #        python benchmarks/clicks_heldapart_table.py OUT
 set -euo pipefail
@@ -26,12 +28,16 @@ for spec in ${MODELS:-litemedsam_clicks}; do
     extra=(--adapter "${spec#*:}")
     name=$(basename "${spec#*:}" .safetensors)
   fi
-  for set in ${SETS:-atlanta water brats lung ct}; do
-    declare -n args=$set
-    run=(gfm-napari -q evaluate "${args[@]}" --model "$model" "${extra[@]}")
-    "${run[@]}" --prompt box --prompt click -o "$out/$name-$set-oneshot.json" >/dev/null
-    "${run[@]}" --prompt click --first-click random --seed 0 -o "$out/$name-$set-random.json" >/dev/null
-    "${run[@]}" --clicks 20 -o "$out/$name-$set-clicks.json" >/dev/null
-    echo "done $name $set"
+  for views in ${VIEWS:-1}; do
+    shown=$name
+    [[ $views == 1 ]] || shown=$name+views$views
+    for set in ${SETS:-atlanta water brats lung ct}; do
+      declare -n args=$set
+      run=(gfm-napari -q evaluate "${args[@]}" --model "$model" "${extra[@]}" --views "$views")
+      "${run[@]}" --prompt box --prompt click -o "$out/$shown-$set-oneshot.json" >/dev/null
+      "${run[@]}" --prompt click --first-click random --seed 0 -o "$out/$shown-$set-random.json" >/dev/null
+      [[ ${CLICKS:-1} == 0 ]] || "${run[@]}" --clicks 20 -o "$out/$shown-$set-clicks.json" >/dev/null
+      echo "done $shown $set"
+    done
   done
 done

@@ -84,8 +84,6 @@ def run(args: argparse.Namespace) -> int:
                           args.slices)
     selected_labels(image, labels, selection)  # nothing to evaluate: an error before the model loads
     model = models.load(args)
-    if args.adapter is not None:
-        model = models.with_adapter(model, args.adapter)
     with progress.bar(args, "evaluate") as bar:
         if args.clicks:
             from ..evaluation.interactive import evaluate_clicks_job

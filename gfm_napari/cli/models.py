@@ -22,9 +22,9 @@ def _model_names(default: str | None) -> str:
     return ", ".join([f"{default} (default)", *others])
 
 
-def add_model_options(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+def add_model_options(parser: argparse.ArgumentParser, default: str | None = None, *, views: bool = True) -> None:
     """--model (``default``: None is the registry's default model), --checkpoint, --encoder, --window, --device,
-    --click-strategy, --zoom."""
+    --click-strategy, --zoom and, for commands that segment (``views``), --views."""
     add_deferred(parser, "--model", default=default, help="%(deferred)s", deferred=lambda: _model_names(default))
     parser.add_argument("--checkpoint", type=Path, help="weights file for SAM models")
     parser.add_argument("--encoder", type=Path,
@@ -44,6 +44,12 @@ def add_model_options(parser: argparse.ArgumentParser, default: str | None = Non
                         help="planes over twice the model's input size: segment each object in a window around its "
                         "prompts, at the finest scale that holds it (auto, the default), or shrink the whole plane "
                         "(off)")
+    if views:
+        # models.views.VIEW_COUNTS, spelled out (no torch import for --help)
+        parser.add_argument("--views", type=int, choices=[1, 4, 8], default=1,
+                            help="answer each plane through this many mirror images and average their masks: 4 = "
+                            "mirrored left-right, upside-down and both (better masks on every domain measured, at 4 "
+                            "times the encoding and decoding time), 8 = also transposed (rasters); default 1")
 
 
 def model_inputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
@@ -52,7 +58,7 @@ def model_inputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
 
 
 def load(args: argparse.Namespace, *, fast: bool = True):
-    """The model the options name, with its --click-strategy, --zoom and --encoder."""
+    """The model the options name, with its --click-strategy, --zoom, --encoder, --adapter and --views."""
     from ..models import DEFAULT_MODEL, load_model
 
     model = load_model(args.model or DEFAULT_MODEL, checkpoint=args.checkpoint, device=args.device, fast=fast,
@@ -61,11 +67,17 @@ def load(args: argparse.Namespace, *, fast: bool = True):
         model = dataclasses.replace(model, click_strategy=args.click_strategy)
     if getattr(args, "zoom", None) is not None:
         model = dataclasses.replace(model, zoom=args.zoom == "auto")
-    if args.encoder is None:
-        return model
-    from ..models.encoder_files import load_encoder
+    if args.encoder is not None:
+        from ..models.encoder_files import load_encoder
 
-    return load_encoder(model, args.encoder)
+        model = load_encoder(model, args.encoder)
+    if getattr(args, "adapter", None) is not None:
+        model = with_adapter(model, args.adapter)
+    if getattr(args, "views", 1) == 1:
+        return model
+    from ..models.registry import with_views
+
+    return with_views(model, args.views)
 
 
 def with_adapter(model, path: Path):

@@ -46,7 +46,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     pretrain.add_argument("--teacher-weights", type=Path, help="the timm teacher's local weight file")
     pretrain.add_argument("--checkpoint-every", type=int, default=50)
     pretrain.add_argument("--seed", type=int, default=0)
-    models.add_model_options(pretrain)
+    models.add_model_options(pretrain, views=False)
     pretrain.set_defaults(command=run)
 
 

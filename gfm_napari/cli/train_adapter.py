@@ -47,7 +47,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                          help="adapt the encoder's last N attention blocks (LiteMedSAM has 10)")
     adapter.add_argument("--train-decoder", action="store_true", help="also train the mask decoder")
     train_clicks.add_options(train)
-    models.add_model_options(train, default=None)
+    models.add_model_options(train, default=None, views=False)
     train.set_defaults(command=run)
 
 

@@ -158,10 +158,12 @@ def sam_automatic_labels(
 
 def _as_sam(model: LoadedModel, modality: str | None = None):
     """A ``segment_anything`` ``Sam`` around ``model``'s own modules (no copy of the weights), with the prompt path
-    of ``modality``."""
+    of ``modality``; one view of each plane (SAM's own decoding knows of no others)."""
     from segment_anything.modeling import Sam
 
-    segmenter, spec = model.segmenter, model.spec
+    from ..models.views import plain_segmenter
+
+    segmenter, spec = plain_segmenter(model.segmenter), model.spec
     decoder = model.decoder_for(modality)
 
     class Encoder(torch.nn.Module):

@@ -24,6 +24,7 @@ from ..engine.prompts import Prompts
 from ..images import Image, Plane, fit_normalization
 from ..jobs import Job, Progress, run
 from ..models import LoadedModel, load_model
+from ..models.registry import with_views
 from .roofline import encoder_gflop, int8_matmul_gops, matmul_gflops
 from .peers import Contender
 from .timing import interleaved_ms, summary, wait_for
@@ -68,11 +69,13 @@ def bench_job(
     point = np.array([cols / 2.0, rows / 2.0])
     contenders = {"ours": _ours(model, image, axis, index, normalization, point)}
     if model.device.type == "cpu":
-        plain = load_model(model.spec.name, checkpoint=_checkpoint(model), device="cpu", fast=False)
+        plain = with_views(load_model(model.spec.name, checkpoint=_checkpoint(model), device="cpu", fast=False),
+                           model.views)
         contenders["ours_plain_path"] = _ours(plain, image, axis, index, normalization, point)
     other = _other_precision(model)
     if other is not None:
-        twin = load_model(model.spec.name, checkpoint=_checkpoint(model), device="cpu", precision=other)
+        twin = with_views(load_model(model.spec.name, checkpoint=_checkpoint(model), device="cpu", precision=other),
+                          model.views)
         contenders[f"ours_{other}"] = _ours(twin, image, axis, index, normalization, point)
     limits = {}
     if peers:
@@ -104,6 +107,7 @@ def bench_job(
         "plane_shape": [rows, cols],
         "model": model.cache_id,
         "device": str(model.device),
+        "views": model.views,
         "ours": results.pop("ours"),
     }
     if "ours_plain_path" in results:
@@ -117,6 +121,7 @@ def bench_job(
     gflop = encoder_gflop(model.segmenter.image_encoder, model.spec.input_size)
     rate = matmul_gflops(model.device)
     float_key = "ours_float" if model.precision == "int8" else "ours"  # the float roofline is the float path's
+    gflop *= model.views  # a plane's encoder passes, in every arm
     achieved = gflop / (report[float_key]["encoder"]["median_ms"] / 1000.0)
     report["roofline"] = {
         "encoder_gflop": round(gflop, 2),

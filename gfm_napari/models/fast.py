@@ -68,7 +68,8 @@ class ChannelsLastMaskDecoder(MaskDecoder):
             new.requires_grad_(old.requires_grad)
         return fast.to(conv1.weight.device).train(decoder.training)
 
-    _plane: tuple[tuple, ImageSide] | None = None  # the last plane's first-block parts and what they came from
+    _planes: tuple[tuple[tuple, ImageSide], ...] = ()  # the last planes' first-block parts and what they came from
+    planes_kept = 1  # how many (a view ensemble, models.views, answers a click on each of its views' embeddings)
 
     def forward(
         self, image_embeddings: Tensor, image_pe: Tensor, sparse_prompt_embeddings: Tensor,
@@ -136,15 +137,14 @@ class ChannelsLastMaskDecoder(MaskDecoder):
         return masks, self.iou_prediction_head(hs[:, 0, :])
 
     def _plane_parts(self, embedding: Tensor, image_pe: Tensor, dense: Tensor) -> ImageSide:
-        """The first block's parts for ``embedding`` ([1, C, h, w]), computed when it is not the last one seen.
-        The entry holds the embedding itself, so its memory cannot be reused by another one while it is kept."""
+        """The first block's parts for ``embedding`` ([1, C, h, w]), computed when it is not one of the last
+        ``planes_kept`` seen. The entry holds the embedding itself, so its memory cannot be reused by another one while it is kept."""
         versions = tuple(_version(t) for t in (embedding, image_pe, dense, *self.transformer.layers[0].parameters()))
-        if self._plane is not None:
-            (kept_embedding, kept_pe, kept_versions), parts = self._plane
+        for (kept_embedding, kept_pe, kept_versions), parts in self._planes:
             if kept_embedding is embedding and kept_pe is image_pe and kept_versions == versions:
                 return parts
         parts = ImageSide.of_plane(self.transformer, _channels_last(embedding + dense[:1]), _channels_last(image_pe))
-        self._plane = ((embedding, image_pe, versions), parts)
+        self._planes = (((embedding, image_pe, versions), parts), *self._planes[: self.planes_kept - 1])
         return parts
 
     def _upscaled_blocks(self, x: Tensor) -> Tensor:

@@ -26,6 +26,7 @@ from gfm_napari.models.device import pick_device
 from gfm_napari.models.fast import accelerate
 from gfm_napari.models.precision import cache_suffix, resolve_precision
 from gfm_napari.models.segmenter import Segmenter, build_litemedsam
+from gfm_napari.models.views import ViewEnsemble, plain_segmenter, views
 from gfm_napari.models.weight_deltas import read_delta_file, read_weights
 from gfm_napari.models.weights import check_state_dict, file_sha256, load_overlay, load_weights
 
@@ -115,6 +116,7 @@ class LoadedModel:
     precision: str = "float"  # "int8": the CPU encoder's matrix products in 8 bits (models.openvino_encoder)
     encoder_file: Path | None = None  # a pretrained encoder put on the base (models.encoder_files); runs started
     # from this model (training.runs) are given it too
+    views: int = 1  # each plane answered through this many mirror images (models.views; with_views)
     prompt_paths: Mapping[str, Segmenter] = field(default_factory=dict, repr=False)
     """Modality → a segmenter that shares ``segmenter``'s encoder but has its own prompt encoder and mask decoder
     (``ModelSpec.domain_overlays``); images of other modalities use ``segmenter``. A model derived by an adapter
@@ -127,9 +129,10 @@ class LoadedModel:
 
     @property
     def cache_id(self) -> str:
-        """``model_id`` with the precision (``+int8``): the key of embeddings and exports, which differ between
-        precisions; ``model_id`` names the weights, which adapters and pretrained encoders are made over."""
-        return self.model_id + cache_suffix(self.precision)
+        """``model_id`` with the precision (``+int8``) and the views (``+views4``): the key of embeddings and
+        exports, which differ between them; ``model_id`` names the weights, which adapters and pretrained encoders
+        are made over."""
+        return self.model_id + cache_suffix(self.precision) + ("" if self.views == 1 else f"+views{self.views}")
 
 
 def _packaged_litemedsam_weights() -> Path:
@@ -359,6 +362,8 @@ def with_precision(model: LoadedModel, precision: str) -> LoadedModel:
     """``model`` with its encoder run in ``precision`` (``"auto"`` resolved as in :func:`load_model`): the same
     modules and weights, another encoder runtime (exported and cached on first use). ModelError if it cannot run.
     """
+    if model.views > 1:  # the runtimes belong to the plain model (their cache key has no views)
+        return with_views(with_precision(with_views(model, 1), precision), model.views)
     fast = model.segmenter.channels_last
     precision = resolve_precision(precision, device=model.device, fast=fast, preprocessing=model.spec.preprocessing)
     if precision == model.precision:
@@ -372,3 +377,16 @@ def with_precision(model: LoadedModel, precision: str) -> LoadedModel:
         for path_segmenter in _distinct(switched.prompt_paths):
             _accelerate_prompt_path(path_segmenter, segmenter, precision)
     return switched
+
+
+def with_views(model: LoadedModel, count: int) -> LoadedModel:
+    """``model`` answering each plane through ``count`` views (:mod:`gfm_napari.models.views`; 1: the plane
+    alone), every prompt path alike; the same modules, weights and runtimes. Its cache id gets ``+views<count>``:
+    the embeddings of the views are kept side by side."""
+    if count == model.views:
+        return model
+    plain = {id(s): plain_segmenter(s) for s in (model.segmenter, *_distinct(model.prompt_paths))}
+    rebuild = (lambda s: plain[id(s)]) if count == 1 else (lambda s: ViewEnsemble(plain[id(s)], count))
+    views(count)  # a count that is not one of VIEW_COUNTS fails here, before anything is built
+    return dataclasses.replace(model, segmenter=rebuild(model.segmenter), views=count,
+                               prompt_paths=_rebuilt_prompt_paths(model.prompt_paths, rebuild))

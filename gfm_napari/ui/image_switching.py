@@ -126,7 +126,7 @@ class ImageSwitching:
         thread: a whole volume's percentiles, or a huge raster's overview)."""
         if layer is not self.image_layer:
             return
-        if self.models.active is None:
+        if self.models.segmenting() is None:
             self._waiting = layer, image, prepared
             raise PromptError("no model is loaded; choose one in the Model list")
         self._waiting = None
@@ -136,7 +136,7 @@ class ImageSwitching:
         labels_layer.events.selected_label.connect(  # napari's label picker chooses the object to correct
             lambda _: labels_layer is self.labels_layer and self.proofread_panel.pick(labels_layer.selected_label))
         session = self.session = SegmentationSession(
-            self.models.active, image, normalization, labels=self.labels_layer.data
+            self.models.segmenting(), image, normalization, labels=self.labels_layer.data
         )
         # the prompt layers speak for this session, also while it is put aside
         self.prompt_layers = PromptLayers(
@@ -204,7 +204,7 @@ class ImageSwitching:
         self.labels_layer, self.autosaver, self._digest = parked.labels_layer, parked.autosaver, parked.digest
         self._where, self._recovered, self._shown_version = parked.where, parked.recovered, parked.shown_version
         self.restore_button.setVisible(self._recovered is not None)
-        active = self.models.active
+        active = self.models.segmenting()
         if active is not None and self.session.predictor is not active:
             self.session.set_predictor(active)  # another model was chosen meanwhile
         self.prompt_layers.ensure()

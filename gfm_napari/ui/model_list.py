@@ -17,7 +17,7 @@ from ..engine.catalog import EXTENSION_KINDS, Catalog, Entry
 from ..engine.predictor import Predictor
 from ..errors import GfmError, ModelError
 from ..models.extensions import Extension, describe, extend
-from ..models.registry import FALLBACK_MODEL, with_precision
+from ..models.registry import FALLBACK_MODEL, with_precision, with_views
 from ..training.run_files import ADAPTER_RUNS, PRETRAIN_RUNS
 from ..training.runs import adapters_for, encoders_for
 from . import models
@@ -25,6 +25,7 @@ from .workers import TaskQueue
 
 LOAD_CHECKPOINT = "Load SAM checkpoint, adapter or encoder…"
 PRECISIONS = {"auto": "Automatic", "float": "Float", "int8": "8-bit (CPU)"}  # the Precision list: value -> text
+VIEWS = {1: "1: the plane (fastest)", 4: "4: with its mirror images", 8: "8: mirrored and transposed"}  # Views list
 LOADING = {"adapter": "Loading the adapter…", "encoder": "Loading the pretrained encoder…"}
 
 
@@ -39,11 +40,13 @@ class ModelList:
         report: shows an error to the user.
         runs: the folder whose adapter and pretraining runs hold the files offered for a model once it loaded.
         precision_combo: the Precision list (:data:`PRECISIONS`): the encoder arithmetic every model loads with.
+        views_combo: the Views list (:data:`VIEWS`): how many mirror images of each plane answer every prompt
+            (:mod:`gfm_napari.models.views`), whatever the model.
     """
 
     def __init__(
         self, combo: QComboBox, queue: TaskQueue, parent: QWidget, use: Callable[[Predictor], None],
-        report: Callable[[BaseException], None], runs: Path, precision_combo: QComboBox,
+        report: Callable[[BaseException], None], runs: Path, precision_combo: QComboBox, views_combo: QComboBox,
     ) -> None:
         self.combo, self.queue, self.parent = combo, queue, parent
         self._use, self._report, self._runs = use, report, runs
@@ -54,9 +57,14 @@ class ModelList:
         self.precision_combo = precision_combo
         for value, text in PRECISIONS.items():
             precision_combo.addItem(text, value)
+        self.views = 1
+        self._viewed: tuple[Predictor, int, Predictor] | None = None
+        for count, text in VIEWS.items():
+            views_combo.addItem(text, count)
         combo.setPlaceholderText(models.LOADING_PLACEHOLDER)  # shown while the list is empty: the first load
         combo.activated.connect(self._on_chosen)
         precision_combo.activated.connect(lambda index: self.set_precision(precision_combo.itemData(index)))
+        views_combo.activated.connect(lambda index: self.set_views(views_combo.itemData(index)))
 
     def loaded(self, predictor: Predictor) -> None:
         """Segment with a model just loaded; the fallback model and the adapters and encoders made from this one
@@ -118,6 +126,24 @@ class ModelList:
 
         self.queue.run(convert, converted, "Switching the encoder's precision…")
 
+    def set_views(self, count: int) -> None:
+        """Answer every prompt through ``count`` views of its plane from now on, with the model in use and any chosen
+        later (the same modules: nothing loads; the views' embeddings have keys of their own)."""
+        self.views = count
+        if self.active is not None:
+            self._use(self.segmenting())
+
+    def segmenting(self) -> Predictor | None:
+        """The predictor the dock segments with: the model in use, answering through the views chosen (the same
+        object while neither changes). The Model list's own predictors stay plain: adapters train, and pretraining
+        starts, from them."""
+        active = self.active
+        if active is None or self.views == 1:
+            return active
+        if self._viewed is None or self._viewed[:2] != (active, self.views):
+            self._viewed = (active, self.views, Predictor(with_views(active.model, self.views), cache=active.cache))
+        return self._viewed[2]
+
     def _extend(self, extension: Extension) -> None:
         bases = self._with_id(extension.base_model_id)
         base = bases[0] if bases else self.base()
@@ -139,7 +165,7 @@ class ModelList:
     def _choose(self, predictor: Predictor) -> None:
         self.active = predictor
         self._fill()
-        self._use(predictor)
+        self._use(self.segmenting())
 
     def _fill(self) -> None:
         self.combo.clear()

@@ -88,7 +88,7 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
         self._digest: str | None = None
         self.models = ModelList(
             self.model_combo, self.queue, self, self._use_predictor, self._report, self._recovery_folder,
-            self.precision_combo,
+            self.precision_combo, self.views_combo,
         )
         self.adapter_panel = AdapterPanel(self._prepare_adapter_run, self.models.use_file, self._report)
         self.layout().insertWidget(self.layout().indexOf(self.restore_button), self.adapter_panel)

@@ -89,9 +89,9 @@ def test_prompts_on_a_plane_whose_first_block_parts_are_kept_give_the_plain_tran
                "boxes": {"boxes": boxes}, "clicks and boxes": {"points": clicks, "boxes": boxes}}[prompts]
     with torch.inference_mode():
         segmenter.decode(ct_embedding, boxes=boxes[:1])  # the plane's parts are kept from an earlier prompt
-        kept = segmenter.mask_decoder._plane[1]
+        kept = segmenter.mask_decoder._planes[0][1]
         masks, scores = segmenter.decode(ct_embedding, **options)
-        assert segmenter.mask_decoder._plane[1] is kept  # reused, not computed again
+        assert segmenter.mask_decoder._planes[0][1] is kept  # reused, not computed again
         sparse, dense = segmenter.prompt_encoder(points=options.get("points"), boxes=options.get("boxes"), masks=None)
         plain = segmenter.mask_decoder(ct_embedding, segmenter._image_pe(), sparse, dense,
                                        options.get("multimask", False), reuse_plane=False)
@@ -104,12 +104,12 @@ def test_a_mask_prompt_or_another_plane_does_not_use_the_kept_parts(litemedsam_c
     box = torch.tensor([[30.0, 20.0, 90.0, 70.0]], device=ct_embedding.device)
     with torch.inference_mode():
         first, _ = segmenter.decode(ct_embedding, boxes=box)
-        kept = segmenter.mask_decoder._plane
+        kept = segmenter.mask_decoder._planes
         fed_back, _ = segmenter.decode(ct_embedding, boxes=box, mask_input=first)
-        assert segmenter.mask_decoder._plane is kept  # a mask prompt changes the image tokens: not from the parts
+        assert segmenter.mask_decoder._planes is kept  # a mask prompt changes the image tokens: not from the parts
         other = ct_embedding.flip(-1)
         segmenter.decode(other, boxes=box)
-        assert segmenter.mask_decoder._plane[0][0] is other
+        assert segmenter.mask_decoder._planes[0][0][0] is other
         sparse, dense = segmenter.prompt_encoder(points=None, boxes=box, masks=first)
         plain, _ = segmenter.mask_decoder(ct_embedding, segmenter._image_pe(), sparse, dense, False)
     assert torch.equal(fed_back, plain)
