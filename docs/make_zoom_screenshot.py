@@ -1,13 +1,15 @@
 """Make docs/clicks/zoom.png: one click per building on the whole 900 px Atlanta tile, each answered in a native
 256 px working window (engine/zoom.py), with the SpaceNet footprints outlined.
 
-Run under an X server: ``xvfb-run -a -s "-screen 0 1400x900x24" python docs/make_zoom_screenshot.py``. It drives the
-Segment dock as a user would: a click somewhere in each building's inner half (not its most interior pixel; seeded),
-Accept and New object after each; the last building is left as a live preview with its click visible.
+Run under an X server: ``xvfb-run -a -s "-screen 0 1400x900x24" python docs/make_zoom_screenshot.py [--views 4]``. It
+drives the Segment dock as a user would: a click somewhere in each building's inner half (not its most interior pixel;
+seeded), Accept and New object after each; the last building is left as a live preview with its click visible. With
+``--views N`` the dock's Views list is set to N first, and the picture is ``zoom_views<N>.png``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 from pathlib import Path
@@ -43,8 +45,14 @@ def open_tile_with_footprints(title: str) -> tuple[napari.Viewer, object, np.nda
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--views", type=int, choices=[1, 4, 8], default=1)
+    views = parser.parse_args().views
+    out = OUT if views == 1 else OUT.with_name(f"zoom_views{views}.png")
     os.environ["GFM_NAPARI_RECOVERY_DIR"] = tempfile.mkdtemp()
     viewer, widget, reference = open_tile_with_footprints("gfm-napari: one click per building")
+    widget.views_combo.activated.emit(widget.views_combo.findData(views))
+    wait(widget)
     widget.click_tool.click()
     scores = []
     for n, label in enumerate(BUILDINGS):
@@ -58,8 +66,9 @@ def main() -> None:
     viewer.layers.selection.active = widget.prompt_layers.clicks
     viewer.reset_view()
     wait(widget)
-    viewer.window.screenshot(str(OUT), canvas_only=False)
-    print(f"wrote {OUT}: {len(scores)} buildings, one random inner-half click each, mean Dice {np.mean(scores):.3f}")
+    viewer.window.screenshot(str(out), canvas_only=False)
+    print(f"wrote {out}: {views} view(s), {len(scores)} buildings, one random inner-half click each, "
+          f"mean Dice {np.mean(scores):.3f}")
     viewer.close()
 
 

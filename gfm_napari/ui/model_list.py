@@ -57,7 +57,7 @@ class ModelList:
         self.precision_combo = precision_combo
         for value, text in PRECISIONS.items():
             precision_combo.addItem(text, value)
-        self.views = 1
+        self.views, self.views_combo = 1, views_combo
         self._viewed: tuple[Predictor, int, Predictor] | None = None
         for count, text in VIEWS.items():
             views_combo.addItem(text, count)
@@ -130,6 +130,7 @@ class ModelList:
         """Answer every prompt through ``count`` views of its plane from now on, with the model in use and any chosen
         later (the same modules: nothing loads; the views' embeddings have keys of their own)."""
         self.views = count
+        self.views_combo.setCurrentIndex(list(VIEWS).index(count))
         if self.active is not None:
             self._use(self.segmenting())
 

@@ -20,6 +20,7 @@ def test_the_views_list_answers_through_four_views_then_one_again(open_ct, make_
     combo.activated.emit(1)
     wait_idle(qtbot, widget)
     model = widget.session.predictor.model
+    assert combo.currentText() == "4: with its mirror images"
     assert model.views == 4 and model.cache_id == litemedsam_cpu.cache_id + "+views4"
     assert widget.models.base() is widget.models.active and widget.models.active.model.views == 1
     liver = ct_labels == LIVER
