@@ -138,7 +138,8 @@ class ChannelsLastMaskDecoder(MaskDecoder):
 
     def _plane_parts(self, embedding: Tensor, image_pe: Tensor, dense: Tensor) -> ImageSide:
         """The first block's parts for ``embedding`` ([1, C, h, w]), computed when it is not one of the last
-        ``planes_kept`` seen. The entry holds the embedding itself, so its memory cannot be reused by another one while it is kept."""
+        ``planes_kept`` seen. An entry holds the embedding itself, so its memory cannot be reused by another one while
+        it is kept."""
         versions = tuple(_version(t) for t in (embedding, image_pe, dense, *self.transformer.layers[0].parameters()))
         for (kept_embedding, kept_pe, kept_versions), parts in self._planes:
             if kept_embedding is embedding and kept_pe is image_pe and kept_versions == versions:

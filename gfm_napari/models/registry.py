@@ -385,8 +385,8 @@ def with_views(model: LoadedModel, count: int) -> LoadedModel:
     the embeddings of the views are kept side by side."""
     if count == model.views:
         return model
+    views(count)  # a count that is not one of VIEW_COUNTS fails here, before anything is built
     plain = {id(s): plain_segmenter(s) for s in (model.segmenter, *_distinct(model.prompt_paths))}
     rebuild = (lambda s: plain[id(s)]) if count == 1 else (lambda s: ViewEnsemble(plain[id(s)], count))
-    views(count)  # a count that is not one of VIEW_COUNTS fails here, before anything is built
     return dataclasses.replace(model, segmenter=rebuild(model.segmenter), views=count,
                                prompt_paths=_rebuilt_prompt_paths(model.prompt_paths, rebuild))
