@@ -15,6 +15,7 @@ def test_the_views_list_answers_through_four_views_then_one_again(open_ct, make_
                                                                    qtbot):
     viewer = open_ct()
     widget = make_widget(viewer, predictor=Predictor(litemedsam_cpu))
+    widget.prefetch_radius = 0  # the plane on screen only: four views of its 16 neighbours would take a minute here
     combo = widget.views_combo
     assert [combo.itemData(i) for i in range(combo.count())] == [1, 4, 8] and combo.currentIndex() == 0
     combo.activated.emit(1)
