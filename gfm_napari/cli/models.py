@@ -73,11 +73,9 @@ def load(args: argparse.Namespace, *, fast: bool = True):
         model = load_encoder(model, args.encoder)
     if getattr(args, "adapter", None) is not None:
         model = with_adapter(model, args.adapter)
-    if getattr(args, "views", 1) == 1:
-        return model
     from ..models.registry import with_views
 
-    return with_views(model, args.views)
+    return with_views(model, getattr(args, "views", 1))
 
 
 def with_adapter(model, path: Path):

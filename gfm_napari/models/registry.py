@@ -26,7 +26,7 @@ from gfm_napari.models.device import pick_device
 from gfm_napari.models.fast import accelerate
 from gfm_napari.models.precision import cache_suffix, resolve_precision
 from gfm_napari.models.segmenter import Segmenter, build_litemedsam
-from gfm_napari.models.views import ViewEnsemble, plain_segmenter, views
+from gfm_napari.models.views import ViewEnsemble, plain_segmenter
 from gfm_napari.models.weight_deltas import read_delta_file, read_weights
 from gfm_napari.models.weights import check_state_dict, file_sha256, load_overlay, load_weights
 
@@ -385,8 +385,9 @@ def with_views(model: LoadedModel, count: int) -> LoadedModel:
     the embeddings of the views are kept side by side."""
     if count == model.views:
         return model
-    views(count)  # a count that is not one of VIEW_COUNTS fails here, before anything is built
-    plain = {id(s): plain_segmenter(s) for s in (model.segmenter, *_distinct(model.prompt_paths))}
-    rebuild = (lambda s: plain[id(s)]) if count == 1 else (lambda s: ViewEnsemble(plain[id(s)], count))
-    return dataclasses.replace(model, segmenter=rebuild(model.segmenter), views=count,
-                               prompt_paths=_rebuilt_prompt_paths(model.prompt_paths, rebuild))
+    # one segmenter for each distinct one (a prompt path that is the main segmenter stays that segmenter); a count
+    # that is not one of VIEW_COUNTS fails in ViewEnsemble, before anything is returned
+    rebuilt = {id(s): plain_segmenter(s) if count == 1 else ViewEnsemble(plain_segmenter(s), count)
+               for s in (model.segmenter, *_distinct(model.prompt_paths))}
+    return dataclasses.replace(model, segmenter=rebuilt[id(model.segmenter)], views=count,
+                               prompt_paths=_rebuilt_prompt_paths(model.prompt_paths, lambda s: rebuilt[id(s)]))
