@@ -18,6 +18,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     clicks = parser.add_argument_group("--preset clicks: a data recipe")
     clicks.add_argument("--data", type=Path, help="root folder the recipe's paths are relative to")
     clicks.add_argument("--recipe", type=Path, help="data recipe JSON (default: the preset's own)")
+    clicks.add_argument("--start-from", type=Path, metavar="WEIGHTS",
+                        help="prompt-path weights (safetensors with a sidecar naming its base) loaded over --model's "
+                        "before training, e.g. the raster path (docs/clicks/tree_crowns/raster_path_overlay.py)")
     clicks.add_argument("--no-distill", action="store_true", help="real labels only, no self-distillation")
     clicks.add_argument("--mix", type=click_mix, default=None, metavar="KEY=VALUE,...",
                         help="prompt sequences, e.g. single_click=0.25,click_corrections=0.45,box_only=0.15,"
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data is None:
         raise GfmError("--preset clicks needs --data DIR (the root of the recipe's paths)")
     check_run_out(args)
-    inputs = [("--recipe", args.recipe), *models.model_inputs(args)]
+    inputs = [("--recipe", args.recipe), ("--start-from", args.start_from), *models.model_inputs(args)]
     check_output(args.export, "--export", "the prompt-path weights", suffixes=(".safetensors",), inputs=inputs,
                  created=args.out)
     if args.export is not None:  # and its JSON sidecar
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
                                    distill=not args.no_distill, loop=loop, mix=args.mix or defaults.mix)
     args.model = args.model or "litemedsam"
     model = models.load(args, fast=False)  # the modules as in the checkpoint: the documented runs retrace exactly
+    if args.start_from is not None:
+        model = models.with_adapter(model, args.start_from)
     with progress.bar(args, "train") as bar:
         result = run_job(train_clicks(model, settings), progress.steps(args, bar))
     say_finished(result, args.out, loop.steps)

@@ -2,8 +2,9 @@
 
 Targets live in the decoder's low-resolution frame (for LiteMedSAM 256×256, the padded model input), so a
 training step is decoder passes only. Objects come from real labels (each connected component of each label on
-a plane) or from self-distillation: the frozen base model's own masks for random boxes on unlabelled planes
-(it is good with boxes, so it can teach clicks).
+a plane), from self-distillation: the frozen base model's own masks for random boxes on unlabelled planes
+(it is good with boxes, so it can teach clicks), or from boxes that people drew around objects (the base model's
+masks for them).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class TrainingObject:
     embedding: torch.Tensor
     target: np.ndarray
     domain: str
-    origin: str  # "labels" or "self-distillation"
+    origin: str  # "labels", "self-distillation" or "drawn boxes"
     name: str  # where it came from, e.g. "example_ct_sm axis 2 slice 15 label 5"
 
 
@@ -114,24 +115,54 @@ def distilled_objects(
 ) -> Iterator[TrainingObject]:
     """The base model's masks for random boxes (sides drawn from ``box_sides``, fractions of the plane's shorter
     side), kept when confident, compact and well inside the box."""
-    segmenter = predictor.model.segmenter
     spec = predictor.model.spec
-    frame = 4 * spec.embedding_size
     for index in indices:
         embedding = predictor.embed(image, axis, index, normalization=normalization)
         rows, cols = ResizeLongestSide(embedding.plane_shape, spec.input_size).resized_shape
         boxes = _random_boxes(rng, boxes_per_plane, rows, cols, box_sides)
-        with torch.inference_mode():
-            logits, scores = segmenter.decode(embedding.features, boxes=torch.as_tensor(boxes, dtype=torch.float32))
-        half = _half(embedding.features)
-        scale = frame / spec.input_size
-        for box, logit, score in zip(boxes, logits[:, 0], scores[:, 0]):
-            mask = _largest_component(logit.cpu().numpy() > 0)
-            x0, y0, x1, y1 = (box * scale).round().astype(int)
-            box_area = max((x1 - x0) * (y1 - y0), 1)
-            if float(score) < min_score or mask is None or not 0.15 <= mask.sum() / box_area <= 0.95:
-                continue
-            yield TrainingObject(half, mask, domain, "self-distillation", f"{image.source.name} axis {axis} slice {index}")
+        name = f"{image.source.name} axis {axis} slice {index}"
+        yield from _box_targets(predictor, embedding.features, boxes, domain, "self-distillation", name, min_score)
+
+
+def drawn_box_objects(
+    predictor: Predictor,
+    image: Image,
+    boxes: np.ndarray,
+    *,
+    normalization: Normalization,
+    domain: str,
+    min_score: float = 0.75,
+) -> Iterator[TrainingObject]:
+    """The base model's masks for boxes that people drew around objects of a 2D ``image`` (x0, y0, x1, y1 in its
+    pixels), kept by the same rules as :func:`distilled_objects`: real objects as lone-click targets, outlined by
+    the box path (issue 19: the click path has not learnt what the box path knows)."""
+    if len(boxes) == 0:
+        return
+    spec = predictor.model.spec
+    embedding = predictor.embed(image, None, None, normalization=normalization)
+    transform = ResizeLongestSide(embedding.plane_shape, spec.input_size)
+    scaled = np.stack([transform.box(box) for box in boxes])
+    yield from _box_targets(predictor, embedding.features, scaled, domain, "drawn boxes", image.source.name,
+                            min_score)
+
+
+def _box_targets(
+    predictor: Predictor, features: torch.Tensor, boxes: np.ndarray, domain: str, origin: str, name: str,
+    min_score: float,
+) -> Iterator[TrainingObject]:
+    """Objects from the base model's answers to ``boxes`` (model-input pixels) on one plane's ``features``."""
+    frame = 4 * predictor.model.spec.embedding_size
+    with torch.inference_mode():
+        logits, scores = predictor.model.segmenter.decode(features, boxes=torch.as_tensor(boxes, dtype=torch.float32))
+    half = _half(features)
+    scale = frame / predictor.model.spec.input_size
+    for box, logit, score in zip(boxes, logits[:, 0], scores[:, 0]):
+        mask = _largest_component(logit.cpu().numpy() > 0)
+        x0, y0, x1, y1 = (box * scale).round().astype(int)
+        box_area = max((x1 - x0) * (y1 - y0), 1)
+        if float(score) < min_score or mask is None or not 0.15 <= mask.sum() / box_area <= 0.95:
+            continue
+        yield TrainingObject(half, mask, domain, origin, name)
 
 
 def _random_boxes(

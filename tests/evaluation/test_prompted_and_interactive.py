@@ -52,17 +52,26 @@ def test_an_adapter_file_is_loaded_over_the_model(evaluate_ct):
 
 def test_bands_choose_what_a_multiband_scene_feeds_the_model(shared_data, tmp_path, capsys):
     """The real Atlanta panchromatic band written 4 times (a stand-in for a multi-band scene): whichever 3 bands
-    are chosen, the model sees what it sees on the single-band scene, so the Dice is the same."""
+    are chosen, the model sees what it sees on the single-band scene, so the Dice is the same (the tile's top-left
+    256 px: one working window)."""
     import numpy as np
     import rasterio
+    from rasterio.windows import Window
 
-    source = shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif"
-    four = tmp_path / "four_band.tif"
-    with rasterio.open(source) as src:
-        profile, band = {**src.profile, "count": 4}, src.read(1)
-    with rasterio.open(four, "w", **profile) as dst:
-        dst.write(np.stack([band] * 4))
-    labels = str(shared_data / "sat_spacenet_atlanta_buildings" / "buildings_instances_derived.tif")
+    folder, window = shared_data / "sat_spacenet_atlanta_buildings", Window(0, 0, 256, 256)
+
+    def crop(source, target, copies=1):
+        with rasterio.open(source) as src:
+            profile = {**src.profile, "count": copies, "width": 256, "height": 256,
+                       "transform": src.window_transform(window)}
+            band = src.read(1, window=window)
+        with rasterio.open(target, "w", **profile) as dst:
+            dst.write(np.stack([band] * copies))
+        return target
+
+    source = crop(folder / "sample_geotiff.tif", tmp_path / "one_band.tif")
+    four = crop(folder / "sample_geotiff.tif", tmp_path / "four_band.tif", copies=4)
+    labels = str(crop(folder / "buildings_instances_derived.tif", tmp_path / "buildings.tif"))
     reports = []
     for image, extra in ((source, []), (four, ["--bands", "4,3,2"])):
         out = tmp_path / f"{image.stem}.json"
@@ -70,6 +79,7 @@ def test_bands_choose_what_a_multiband_scene_feeds_the_model(shared_data, tmp_pa
         assert main(argv + extra) == 0
         reports.append(json.loads(out.read_text()))
     capsys.readouterr()
+    assert reports[0]["mean_dice"]["box"] > 0.5  # real buildings were evaluated
     assert "bands=custom:4,3,2" in reports[1]["normalization"]
     assert reports[1]["mean_dice"]["box"] == reports[0]["mean_dice"]["box"]
     assert main(["evaluate", "--image", str(four), "--label", labels, "--bands", "5,1,1"]) == 2

@@ -50,8 +50,8 @@ def test_too_few_labelled_planes_is_a_clear_error(white_matter):
 
 def test_adapter_training_improves_validation_dice_on_white_matter(litemedsam_clicks_plain, white_matter, tmp_path):
     settings = AdapterTraining(
-        adapter=AdapterConfig(kind="lora", rank=8, last_n_blocks=1), batch_size=4, max_planes=8, augmentations=1,
-        loop=LoopConfig(steps=30, lr=2e-3, warmup=5, val_every=30, checkpoint_every=30),
+        adapter=AdapterConfig(kind="lora", rank=8, last_n_blocks=1), batch_size=4, max_planes=6, augmentations=1,
+        loop=LoopConfig(steps=20, lr=3e-3, warmup=5, val_every=20, checkpoint_every=20),
     )
     labels = white_matter.labels.copy()
     labels[:, :, :60] = 0
@@ -60,8 +60,8 @@ def test_adapter_training_improves_validation_dice_on_white_matter(litemedsam_cl
     base_state = {k: v.clone() for k, v in litemedsam_clicks_plain.segmenter.state_dict().items()}
     result = run(train_adapter(litemedsam_clicks_plain, data, settings, tmp_path))
     first, best = _validation_scores(tmp_path)
-    assert best - first >= 0.08, (first, best)  # measured 0.41 -> 0.56 (box Dice 0.43 -> 0.85)
-    assert result["best_step"] == 30
+    assert best - first >= 0.08, (first, best)  # measured 0.41 -> 0.60
+    assert result["best_step"] == 20
     assert all(torch.equal(v, base_state[k]) for k, v in litemedsam_clicks_plain.segmenter.state_dict().items())
     path = export_adapter(litemedsam_clicks_plain, settings, tmp_path, tmp_path / "wm")
     adapted = load_adapter(litemedsam_clicks_plain, path)
@@ -73,8 +73,9 @@ def test_an_adapter_trained_on_a_raster_is_trained_and_loaded_over_the_raster_pa
     litemedsam_clicks_plain, shared_data, tmp_path
 ):
     folder = shared_data / "sat_spacenet_atlanta_buildings"
-    image = read_image(folder / "sample_geotiff.tif")
-    labels = labels_on_grid(image, read_image(folder / "buildings_instances_derived.tif"))
+    tile = read_image(folder / "sample_geotiff.tif")
+    labels = labels_on_grid(tile, read_image(folder / "buildings_instances_derived.tif"))[:256, :256]
+    image = dataclasses.replace(tile, array=np.asarray(tile.array[:256, :256]))  # one native window: still a raster
     settings = AdapterTraining(
         adapter=AdapterConfig(kind="lora", rank=4, last_n_blocks=1), batch_size=2, max_planes=1, augmentations=0,
         loop=LoopConfig(steps=1, warmup=0, val_every=1, checkpoint_every=1),

@@ -1,5 +1,7 @@
 """The clicks preset trains only the prompt path, improves on real data, and resumes exactly."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -62,3 +64,9 @@ def test_the_click_mix_is_set_from_the_command_line_and_refused_when_it_cannot_w
     for bad in ("sharpness=1", "max_corrections=many", "single_click=0.9,box_only=0.5", "max_corrections=0"):
         with pytest.raises(SystemExit):
             parser.parse_args(["train-adapter", "--preset", "clicks", "--out", "run", "--mix", bad])
+
+
+def test_a_clicks_run_can_start_from_other_prompt_path_weights():
+    args = build_parser().parse_args(["train-adapter", "--preset", "clicks", "--out", "run", "--model",
+                                      "litemedsam_clicks", "--start-from", "runs/raster_path.safetensors"])
+    assert args.start_from == Path("runs/raster_path.safetensors")

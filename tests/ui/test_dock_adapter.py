@@ -25,7 +25,9 @@ def labelled_dock(open_ct, make_widget, ct_labels, qtbot):
     return widget
 
 
-def test_a_trained_adapter_is_used_for_the_next_prompts(labelled_dock, qtbot):
+def test_a_trained_adapter_is_used_for_the_next_prompts_and_offered_to_later_docks(
+    labelled_dock, open_ct, make_widget, qtbot
+):
     widget, panel = labelled_dock, labelled_dock.adapter_panel
     panel.steps.setValue(2)
     panel.train_button.click()
@@ -42,13 +44,6 @@ def test_a_trained_adapter_is_used_for_the_next_prompts(labelled_dock, qtbot):
     assert widget.models.active.model.model_id.startswith(base_id)
     assert "lora adapter" in widget.model_combo.currentText()
     assert widget.session.predictor is widget.models.active  # the session segments with the adapter now
-
-
-def test_adapters_trained_before_are_offered_in_the_model_list(labelled_dock, open_ct, make_widget, qtbot):
-    panel = labelled_dock.adapter_panel
-    panel.steps.setValue(1)
-    panel.train_button.click()
-    qtbot.waitUntil(lambda: not panel.running, timeout=5 * WAIT_MS)
     later = make_widget(open_ct())  # another dock, the same recovery folder
     items = [later.model_combo.itemText(i) for i in range(later.model_combo.count())]
     assert any(f"lora adapter ({panel.run_dir.name})" in item for item in items), items
