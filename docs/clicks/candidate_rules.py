@@ -1,0 +1,87 @@
+"""Which of SAM's three candidates a lone click should keep: selection rules measured on the held-apart sets (float,
+one view; the README's "Tried, not kept: other rules for a lone click's candidate"). Prints one JSON line per set with
+the one-click Dice (centre and random first click, seed 0) of each rule; the session-24 lines are in
+docs/clicks/candidate_rules.json.
+
+Rules: head (the IoU head's pick, shipped), middle, small<D> (the smallest candidate whose predicted IoU is within D of
+the best), depth<D> (within D of the best, the candidate in which the click lies deepest, relative to its deepest
+pixel).
+
+Usage: python docs/clicks/candidate_rules.py head,middle,small0.2,depth0.2 [SET ...]   (from the repository root)
+"""
+import json
+import sys
+from pathlib import Path
+import torch
+from gfm_napari.models import load_model
+from gfm_napari.images import read_image
+from gfm_napari.engine.predictor import Predictor
+from gfm_napari.evaluation.prompted import evaluate_prompts, Selection
+
+D = Path("../shared/data")
+RADIOMICS = "radiomics_nrrd_manual"
+SETS = {
+    "ct": ("dicom_ct_series_totalseg/series", "dicom_ct_series_totalseg/example_seg_dicom.nii.gz",
+           Selection(label_ids=(1, 5, 6, 52, 63))),
+    "lung": (f"{RADIOMICS}/lung1_image_crop.nrrd", f"{RADIOMICS}/lung1_label_crop.nrrd", Selection()),
+    "brain1": (f"{RADIOMICS}/brain1_image.nrrd", f"{RADIOMICS}/brain1_label.nrrd", Selection()),
+    "brain2": (f"{RADIOMICS}/brain2_image.nrrd", f"{RADIOMICS}/brain2_label.nrrd", Selection()),
+    "breast": (f"{RADIOMICS}/breast1_image.nrrd", f"{RADIOMICS}/breast1_label.nrrd", Selection()),
+    "brats": ("mr_brats_tumour_manual/Flair_subtrMeanDivStd.nii.gz", "mr_brats_tumour_manual/OTMultiClass.nii.gz",
+              Selection(label_ids=(1, 2, 4), max_slices=4)),
+    "atlanta": ("sat_spacenet_atlanta_buildings/sample_geotiff.tif",
+                "sat_spacenet_atlanta_buildings/buildings_instances_derived.tif", Selection(instances=True)),
+    "water": ("sat_sen1floods11_water_manual/Spain_7370579_S2Hand.tif",
+              "sat_sen1floods11_water_manual/Spain_7370579_LabelHand.tif",
+              Selection(label_ids=(1,), instances=True, min_pixels=500)),
+}
+
+def depth(mask, x, y):
+    from scipy import ndimage
+    if not mask.any(): return 0.0
+    d = ndimage.distance_transform_edt(mask)
+    r, c = min(int(y), mask.shape[0] - 1), min(int(x), mask.shape[1] - 1)
+    return float(d[r, c] / d.max())
+
+def pick(rule, logits, scores, points=None):
+    s = scores[0]
+    if rule.startswith("depth"):
+        delta = float(rule[5:])
+        x, y = points[0][0, 0].tolist()
+        ok = [i for i in range(3) if s[i] >= s.max() - delta]
+        return max(ok, key=lambda i: (round(depth((logits[0, i] > 0).cpu().numpy(), x, y), 2), float(s[i])))
+    areas = (logits[0] > 0).flatten(1).sum(1).float()
+    if rule == "head": return int(torch.argmax(s))
+    if rule == "middle": return 1
+    if rule.startswith("small"):
+        delta = float(rule[5:])
+        ok = [i for i in range(3) if s[i] >= s.max() - delta and areas[i] > 0]
+        return min(ok, key=lambda i: areas[i]) if ok else int(torch.argmax(s))
+    raise ValueError(rule)
+
+class Chooser:
+    def __init__(self, seg, rule): self.seg, self.rule = seg, rule
+    def __getattr__(self, name): return getattr(self.seg, name)
+    def decode(self, features, **kw):
+        logits, scores = self.seg.decode(features, **kw)
+        if logits.shape[1] == 3:
+            i = pick(self.rule, logits, scores, kw.get('points'))
+            scores = torch.full_like(scores, -1.0); scores[0, i] = 1.0
+        return logits, scores
+
+model = load_model("litemedsam_clicks", precision="float")
+rules = sys.argv[1].split(",")
+for name in sys.argv[2:] or SETS:
+    img, lab, sel = SETS[name]
+    image, labels = read_image(D / img), read_image(D / lab)
+    predictor = Predictor(model)
+    plain = predictor.decoder_for
+    row = {}
+    for rule in rules:
+        predictor.decoder_for = lambda emb, rule=rule: Chooser(plain(emb), rule)
+        for first in ("center", "random"):
+            r = evaluate_prompts(image, labels, model, sel, prompt_kinds=("click",), predictor=predictor,
+                                 first_click=first)
+            row[f"{rule}/{first}"] = r["mean_dice"]["click"]
+    print(name, json.dumps(row), flush=True)
+
