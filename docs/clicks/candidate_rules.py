@@ -9,14 +9,18 @@ pixel).
 
 Usage: python docs/clicks/candidate_rules.py head,middle,small0.2,depth0.2 [SET ...]   (from the repository root)
 """
+
 import json
 import sys
 from pathlib import Path
+
 import torch
-from gfm_napari.models import load_model
-from gfm_napari.images import read_image
+from scipy import ndimage
+
 from gfm_napari.engine.predictor import Predictor
-from gfm_napari.evaluation.prompted import evaluate_prompts, Selection
+from gfm_napari.evaluation.prompted import Selection, evaluate_prompts
+from gfm_napari.images import read_image
+from gfm_napari.models import load_model
 
 D = Path("../shared/data")
 RADIOMICS = "radiomics_nrrd_manual"
@@ -36,38 +40,53 @@ SETS = {
               Selection(label_ids=(1,), instances=True, min_pixels=500)),
 }
 
-def depth(mask, x, y):
-    from scipy import ndimage
-    if not mask.any(): return 0.0
-    d = ndimage.distance_transform_edt(mask)
-    r, c = min(int(y), mask.shape[0] - 1), min(int(x), mask.shape[1] - 1)
-    return float(d[r, c] / d.max())
 
-def pick(rule, logits, scores, points=None):
+
+def depth(mask, x, y):
+    """How deep (x, y) lies in ``mask``, relative to its deepest pixel."""
+    if not mask.any():
+        return 0.0
+    distances = ndimage.distance_transform_edt(mask)
+    row, col = min(int(y), mask.shape[0] - 1), min(int(x), mask.shape[1] - 1)
+    return float(distances[row, col] / distances.max())
+
+
+def pick(rule, logits, scores, points):
+    """The candidate ``rule`` keeps, of the decoder's three for one lone click."""
     s = scores[0]
-    if rule.startswith("depth"):
-        delta = float(rule[5:])
-        x, y = points[0][0, 0].tolist()
-        ok = [i for i in range(3) if s[i] >= s.max() - delta]
-        return max(ok, key=lambda i: (round(depth((logits[0, i] > 0).cpu().numpy(), x, y), 2), float(s[i])))
-    areas = (logits[0] > 0).flatten(1).sum(1).float()
-    if rule == "head": return int(torch.argmax(s))
-    if rule == "middle": return 1
+    if rule == "head":
+        return int(torch.argmax(s))
+    if rule == "middle":
+        return 1
+    delta = float(rule[5:])
+    plausible = [i for i in range(3) if s[i] >= s.max() - delta]
+    masks = logits[0] > 0
     if rule.startswith("small"):
-        delta = float(rule[5:])
-        ok = [i for i in range(3) if s[i] >= s.max() - delta and areas[i] > 0]
-        return min(ok, key=lambda i: areas[i]) if ok else int(torch.argmax(s))
+        plausible = [i for i in plausible if masks[i].any()]
+        return min(plausible, key=lambda i: int(masks[i].sum())) if plausible else int(torch.argmax(s))
+    if rule.startswith("depth"):
+        x, y = points[0][0, 0].tolist()
+        return max(plausible, key=lambda i: (round(depth(masks[i].cpu().numpy(), x, y), 2), float(s[i])))
     raise ValueError(rule)
 
+
 class Chooser:
-    def __init__(self, seg, rule): self.seg, self.rule = seg, rule
-    def __getattr__(self, name): return getattr(self.seg, name)
-    def decode(self, features, **kw):
-        logits, scores = self.seg.decode(features, **kw)
+    """A prompt path whose lone-click answers keep the candidate of ``rule`` (marked as the best score)."""
+
+    def __init__(self, segmenter, rule):
+        self.segmenter, self.rule = segmenter, rule
+
+    def __getattr__(self, name):
+        return getattr(self.segmenter, name)
+
+    def decode(self, features, **prompts):
+        logits, scores = self.segmenter.decode(features, **prompts)
         if logits.shape[1] == 3:
-            i = pick(self.rule, logits, scores, kw.get('points'))
-            scores = torch.full_like(scores, -1.0); scores[0, i] = 1.0
+            chosen = pick(self.rule, logits, scores, prompts.get("points"))
+            scores = torch.full_like(scores, -1.0)
+            scores[0, chosen] = 1.0
         return logits, scores
+
 
 model = load_model("litemedsam_clicks", precision="float")
 rules = sys.argv[1].split(",")
@@ -84,4 +103,3 @@ for name in sys.argv[2:] or SETS:
                                  first_click=first)
             row[f"{rule}/{first}"] = r["mean_dice"]["click"]
     print(name, json.dumps(row), flush=True)
-

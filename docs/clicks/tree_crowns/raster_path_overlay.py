@@ -1,6 +1,6 @@
 """Write the shipped raster prompt path as a float32 overlay over LiteMedSAM (safetensors + sidecar), so that a
 clicks-preset run can start from it: ``gfm-napari train-adapter --preset clicks --model litemedsam_clicks
---adapter runs/raster_path.safetensors ...`` (the shipped file is an 8-bit difference from the medical path, which an
+--start-from runs/raster_path.safetensors ...`` (the shipped file is an 8-bit difference from the medical path, which an
 overlay cannot name as its base).
 
 Usage: python docs/clicks/tree_crowns/raster_path_overlay.py [OUT=runs/raster_path.safetensors]
