@@ -15,6 +15,10 @@ atlanta=(--image "$data/sat_spacenet_atlanta_buildings/sample_geotiff.tif"
          --label "$data/sat_spacenet_atlanta_buildings/buildings_instances_derived.tif" --instances)
 water=(--image "$data/sat_sen1floods11_water_manual/Spain_7370579_S2Hand.tif"
        --label "$data/sat_sen1floods11_water_manual/Spain_7370579_LabelHand.tif" --labels 1 --instances --min-pixels 500)
+# the Atlanta tile's rows 600..899, held apart from the buildings recipe (DATA = a root made by
+# docs/clicks/buildings/make_data_root.sh)
+strip=(--image "$data/atlanta_buildings/held_apart_rows600-899.tif"
+       --label "$data/atlanta_buildings/held_apart_rows600-899_label.tif" --instances --min-pixels 100)
 brats=(--image "$data/mr_brats_tumour_manual/Flair_subtrMeanDivStd.nii.gz"
        --label "$data/mr_brats_tumour_manual/OTMultiClass.nii.gz" --labels 1,2,4 --max-slices 4)
 lung=(--image "$data/radiomics_nrrd_manual/lung1_image_crop.nrrd" --label "$data/radiomics_nrrd_manual/lung1_label_crop.nrrd")

@@ -7,6 +7,7 @@ from pathlib import Path
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/clicks_heldapart")
 titles = {
     "atlanta": "Atlanta buildings, 900 px tile, 0.5 m (validation tile)",
+    "strip": "Atlanta buildings, rows 600..899 of the tile (held apart from the buildings recipe)",
     "water": "Sen1Floods11 water, Sentinel-2, 512 px",
     "brats": "BraTS FLAIR: necrosis, oedema, enhancing tumour",
     "lung": "CT lung tumour, manual outline (radiomics lung1)",
