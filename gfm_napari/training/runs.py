@@ -26,6 +26,12 @@ from ..models.encoder_files import encoder_paths, is_encoder, read_encoder_sidec
 from .run_files import ADAPTER, CHECKPOINT, DONE, ENCODER, LOG
 
 
+NOTHING_LEARNT = (
+    "no training step beat the untouched model on the validation planes: the best weights are the starting ones, "
+    "so what is exported changes nothing"
+)
+
+
 @dataclass
 class RunProgress:
     """What a run's log says so far."""
@@ -41,6 +47,16 @@ class RunProgress:
     @property
     def best_score(self) -> float | None:
         return max(self.val_scores) if self.val_scores else None
+
+    @property
+    def best_step(self) -> int | None:
+        """The first step with the best validation score, as the training loop keeps it (0: the untouched model)."""
+        return self.val_steps[self.val_scores.index(max(self.val_scores))] if self.val_scores else None
+
+    @property
+    def learnt_nothing(self) -> bool:
+        """Steps were trained, and none beat the untouched model on the validation planes."""
+        return self.step > 0 and self.best_step == 0
 
 
 def adapter_command(

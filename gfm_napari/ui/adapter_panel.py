@@ -14,6 +14,7 @@ from qtpy.QtWidgets import QComboBox, QFormLayout, QSpinBox
 
 from ..errors import GfmError
 from ..training.runs import (
+    NOTHING_LEARNT,
     RunProgress,
     adapter_command,
     exported_adapter,
@@ -76,8 +77,10 @@ class AdapterPanel(RunPanel):
 
     def _ended_text(self, result: Path | None) -> str:
         done = "stopped (Train adapter resumes it)" if self._cancelled else "finished"
-        best = read_progress(self.run_dir).best_score
-        score = "" if best is None else f"; best validation score {best:.3f}"
+        progress = read_progress(self.run_dir)
+        score = "" if progress.best_score is None else f"; best validation score {progress.best_score:.3f}"
+        if progress.learnt_nothing:  # the export is the untouched model: say so rather than offer it as a gain
+            return f"Training {done}{score} at step 0: {NOTHING_LEARNT}. Label more slices, or try another kind."
         return f"Training {done}{score}." + (" Use adapter applies it." if result else "")
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from ui_helpers import WAIT_MS, wait_idle
 
-from gfm_napari.training.runs import exported_adapter, read_progress
+from gfm_napari.training.run_files import LOG
+from gfm_napari.training.runs import NOTHING_LEARNT, exported_adapter, read_progress
 
 pytestmark = pytest.mark.gui
 
@@ -63,6 +64,15 @@ def test_cancel_keeps_the_checkpoint_and_training_again_resumes(labelled_dock, q
     assert panel.run_dir == first_run  # resumed, not started anew
     panel.cancel()
     qtbot.waitUntil(lambda: not panel.running, timeout=WAIT_MS)
+
+
+def test_a_run_that_never_beat_the_untouched_model_says_so_instead_of_offering_a_gain(labelled_dock, tmp_path):
+    panel = labelled_dock.adapter_panel
+    panel.run_dir = tmp_path
+    records = [{"step": 0, "val": {"score": 0.76}}, {"step": 1, "loss": 0.3}, {"step": 1, "val": {"score": 0.70}}]
+    (tmp_path / LOG).write_text("".join(json.dumps(r) + "\n" for r in records))
+    text = panel._ended_text(tmp_path / "adapter.safetensors")
+    assert NOTHING_LEARNT in text and "Use adapter applies it" not in text
 
 
 def test_training_without_labels_is_a_notification(open_ct, make_widget, monkeypatch):
