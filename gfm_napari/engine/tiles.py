@@ -63,7 +63,7 @@ class TileGrid:
 
     def covering(self, extent: Window) -> list[Window]:
         """Grid tiles that intersect ``extent``."""
-        return [w for w in self.windows() if _intersects(w, extent)]
+        return [w for w in self.windows() if intersects(w, extent)]
 
     def containing(self, extent: Window) -> Window | None:
         """The grid tile that holds all of ``extent`` with its centre nearest to the extent's, or None."""
@@ -181,7 +181,8 @@ def _local(prompts: Prompts, window: Window) -> Prompts | None:
     return local if box is not None or (local.labels == 1).any() else None
 
 
-def _intersects(a: Window, b: Window) -> bool:
+def intersects(a: Window, b: Window) -> bool:
+    """Whether the two windows share a pixel."""
     return a.row < b.row + b.rows and b.row < a.row + a.rows and a.col < b.col + b.cols and b.col < a.col + a.cols
 
 

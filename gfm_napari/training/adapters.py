@@ -2,7 +2,9 @@
 
 Data: labelled volumes or 2D images (image + label map on its grid). Their planes that hold the chosen labels are
 split into training and validation, never mixing: by volume when there are several, else by blocks of
-consecutive slices (:func:`split_planes`).
+consecutive slices (:func:`split_planes`). A raster or photo larger than the model's input is cut into native
+input-sized tiles, the click path's first working windows (:mod:`..engine.zoom`), and its tiles count as its planes:
+shrunk whole, its objects would be trained at a scale the clicks never see.
 
 Speed on a CPU: adapters sit in the encoder's last attention blocks, so everything before the first adapted
 block is a fixed function of the plane (:func:`~gfm_napari.models.adapters.frozen_prefix_blocks`). Each plane
@@ -28,9 +30,12 @@ import torch
 from safetensors.torch import load_file
 
 from ..engine.predictor import Predictor
+from ..engine.tiles import TileGrid, intersects
+from ..engine.zoom import ZoomLevels, zoom_above
 from ..errors import GfmError
 from ..images import Image, Normalization, Plane, axial_axis, fit_normalization
 from ..images.atomic import atomic_write_text
+from ..images.windowed import Window
 from ..jobs import Job, Progress
 from ..models import AdapterConfig, LoadedModel, apply_adapters
 from ..models.adapter_files import save_adapter
@@ -66,6 +71,7 @@ class PlaneRef:
     item: int
     axis: int | None
     index: int | None
+    tile: Window | None = None  # a native tile of a large 2D raster or photo (its pixels), else the whole plane
 
 
 @dataclass(frozen=True)
@@ -85,12 +91,16 @@ class AdapterTraining:
     mix: ClickMix = field(default=ADAPTER_MIX)
 
 
-def split_planes(data: Sequence[LabelledImage], settings: AdapterTraining) -> tuple[list[PlaneRef], list[PlaneRef]]:
+def split_planes(
+    data: Sequence[LabelledImage], settings: AdapterTraining, tile: int | None = None
+) -> tuple[list[PlaneRef], list[PlaneRef]]:
     """(training planes, validation planes) holding the chosen labels. Several items: the last fifth of them (at
     least one) validates. One volume: its labelled slices in blocks of ``settings.block`` consecutive slices (fewer
-    when there are fewer than 5 blocks' worth), every fifth block (the third of each five) validating. Raises
-    GfmError when a part would be empty (fewer than 3 labelled slices)."""
-    planes = [_labelled_planes(item, i, settings) for i, item in enumerate(data)]
+    when there are fewer than 5 blocks' worth), every fifth block (the third of each five) validating. With
+    ``tile`` (the model's input size), a 2D raster or photo larger than it is split the same way by its ``tile``-px
+    native tiles in reading order (a tile overlapping a validation tile does not train). Raises GfmError when a part
+    would be empty (fewer than 3 labelled slices or tiles)."""
+    planes = [_labelled_planes(item, i, settings, tile) for i, item in enumerate(data)]
     if len(data) > 1:
         n_val = max(1, round(len(data) / 5))
         train = [p for ps in planes[:-n_val] for p in ps]
@@ -101,6 +111,7 @@ def split_planes(data: Sequence[LabelledImage], settings: AdapterTraining) -> tu
         blocks = [ordered[i : i + block] for i in range(0, len(ordered), block)]
         train = [p for b, ps in enumerate(blocks) if b % 5 != 2 for p in ps]
         validation = [p for b, ps in enumerate(blocks) if b % 5 == 2 for p in ps]
+        train = [p for p in train if not (p.tile and any(intersects(p.tile, v.tile) for v in validation))]
     if not train or not validation:
         raise GfmError(
             f"too few labelled planes to split into training and validation ({len(train)} / {len(validation)}): "
@@ -127,7 +138,7 @@ def train_adapter(
     segmenter = _trainable_copy(model, settings.adapter)
     encoder, start = segmenter.image_encoder, frozen_prefix_blocks(segmenter)
     predictor = Predictor(dataclasses.replace(model, segmenter=segmenter))
-    train_planes, val_planes = split_planes(data, settings)
+    train_planes, val_planes = split_planes(data, settings, tile=model.spec.input_size)
     rng = np.random.default_rng(settings.loop.seed)
     train, validation = [], []
     total = len(train_planes) + len(val_planes)
@@ -201,8 +212,8 @@ def data_digest(data: Sequence[LabelledImage], train: Sequence[PlaneRef], valida
     for item in data:
         hasher.update(item.image.source.name.encode())
         hasher.update(np.ascontiguousarray(item.labels).tobytes())
-    hasher.update(repr([(p.item, p.axis, p.index) for p in train]).encode())
-    hasher.update(repr([(p.item, p.axis, p.index) for p in validation]).encode())
+    for planes in (train, validation):  # a whole plane keeps the digest it had before tiles existed
+        hasher.update(repr([(p.item, p.axis, p.index, *([p.tile] if p.tile else [])) for p in planes]).encode())
     return hasher.hexdigest()
 
 
@@ -221,9 +232,13 @@ def _trainable_copy(model: LoadedModel, config: AdapterConfig):
     return segmenter
 
 
-def _labelled_planes(item: LabelledImage, number: int, settings: AdapterTraining) -> list[PlaneRef]:
+def _labelled_planes(item: LabelledImage, number: int, settings: AdapterTraining, tile: int | None) -> list[PlaneRef]:
     chosen = item.labels if settings.label_ids is None else np.isin(item.labels, settings.label_ids) * item.labels
     if item.image.spatial_ndim == 2:
+        shape = item.image.spatial_shape
+        if tile and ZoomLevels(shape, tile, zoom_above(item.image.modality)).active:
+            windows = TileGrid(shape, tile, overlap=0).windows()
+            return [PlaneRef(number, None, None, w) for w in windows if chosen[w.slices].any()]
         return [PlaneRef(number, None, None)] if chosen.any() else []
     axis = axial_axis(item.image) if settings.axis is None else settings.axis
     other = Plane(axis).in_plane_axes
@@ -238,6 +253,8 @@ def _plane_objects(
     spec = predictor.model.spec
     where = Plane(plane.axis, plane.index)
     image_plane, labels = where.take(item.image.array), where.take(item.labels)
+    if plane.tile is not None:
+        image_plane, labels = image_plane[plane.tile.slices], labels[plane.tile.slices]
     if settings.label_ids is not None:
         labels = np.where(np.isin(labels, settings.label_ids), labels, 0)
     normalization = item.normalization or fit_normalization(item.image)

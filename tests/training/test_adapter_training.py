@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from gfm_napari.engine.tiles import intersects
 from gfm_napari.errors import GfmError
 from gfm_napari.images import read_image
 from gfm_napari.images.align import labels_on_grid
@@ -48,6 +49,22 @@ def test_too_few_labelled_planes_is_a_clear_error(white_matter):
         split_planes([LabelledImage(white_matter.image, labels)], AdapterTraining())
 
 
+def atlanta(shared_data) -> LabelledImage:
+    """The 900 px SpaceNet tile (0.5 m) with its building footprints, one id each."""
+    folder = shared_data / "sat_spacenet_atlanta_buildings"
+    tile = read_image(folder / "sample_geotiff.tif")
+    return LabelledImage(tile, labels_on_grid(tile, read_image(folder / "buildings_instances_derived.tif")))
+
+
+def test_one_raster_larger_than_the_input_is_split_by_native_tiles_never_overlapping(shared_data):
+    train, validation = split_planes([atlanta(shared_data)], AdapterTraining(max_planes=1000), tile=256)
+    assert all((p.tile.rows, p.tile.cols) == (256, 256) for p in train + validation)  # as its clicks see it
+    assert len(train) == 12 and len(validation) == 3  # 16 tiles in blocks of 3; a tile touching validation is left out
+    assert not any(intersects(t.tile, v.tile) for t in train for v in validation)
+    with pytest.raises(GfmError, match="too few labelled planes"):  # shrunk whole, it is a single plane
+        split_planes([atlanta(shared_data)], AdapterTraining())
+
+
 def test_adapter_training_improves_validation_dice_on_white_matter(litemedsam_clicks_plain, white_matter, tmp_path):
     settings = AdapterTraining(
         adapter=AdapterConfig(kind="lora", rank=8, last_n_blocks=1), batch_size=4, max_planes=6, augmentations=1,
@@ -72,16 +89,13 @@ def test_adapter_training_improves_validation_dice_on_white_matter(litemedsam_cl
 def test_an_adapter_trained_on_a_raster_is_trained_and_loaded_over_the_raster_path(
     litemedsam_clicks_plain, shared_data, tmp_path
 ):
-    folder = shared_data / "sat_spacenet_atlanta_buildings"
-    tile = read_image(folder / "sample_geotiff.tif")
-    labels = labels_on_grid(tile, read_image(folder / "buildings_instances_derived.tif"))[:256, :256]
-    image = dataclasses.replace(tile, array=np.asarray(tile.array[:256, :256]))  # one native window: still a raster
     settings = AdapterTraining(
         adapter=AdapterConfig(kind="lora", rank=4, last_n_blocks=1), batch_size=2, max_planes=1, augmentations=0,
         loop=LoopConfig(steps=1, warmup=0, val_every=1, checkpoint_every=1),
     )
-    data = [LabelledImage(image, labels), LabelledImage(image, labels)]  # split by image: one trains, one validates
-    assert run(train_adapter(litemedsam_clicks_plain, data, settings, tmp_path))["prompt_path"] == "raster"
+    summary = run(train_adapter(litemedsam_clicks_plain, [atlanta(shared_data)], settings, tmp_path))
+    assert summary["prompt_path"] == "raster"
+    assert (summary["train_planes"], summary["validation_planes"]) == (1, 3)  # one image: split by native tiles
     path = export_adapter(litemedsam_clicks_plain, settings, tmp_path, tmp_path / "buildings")
     assert read_sidecar(path)["prompt_path"] == "raster"
     adapted = load_adapter(litemedsam_clicks_plain, path)
