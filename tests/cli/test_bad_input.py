@@ -393,12 +393,13 @@ def test_rerunning_a_finished_adapter_run_says_so_without_caching(tmp_path, caps
 
     out = tmp_path / "run"
     weight = torch.nn.Parameter(torch.zeros(2))
-    run(train_loop({"w": weight}, lambda rng: {"loss": ((weight - 1) ** 2).sum()}, lambda: {"score": 0.5}, out,
-                   LoopConfig(steps=2, val_every=2, checkpoint_every=2)))
+    scores = iter([0.5, 0.6])  # steps 0 and 2: the run learnt something
+    run(train_loop({"w": weight}, lambda rng: {"loss": ((weight - 1) ** 2).sum()}, lambda: {"score": next(scores)},
+                   out, LoopConfig(steps=2, val_every=2, checkpoint_every=2)))
     (out / "data.json").write_text(json.dumps({"train_planes": 3, "validation_planes": 1}))
     monkeypatch.setattr(adapters, "_plane_objects", lambda *a, **k: pytest.fail("the prefix was cached again"))
     argv = ["train-adapter", "--image", str(SAMPLE_CT), "--label", str(SAMPLE_SEG), "--steps", "2", "--out", str(out)]
     assert main(argv) == 0
     assert capsys.readouterr().out == (
         f"the run in {out} already reached step 2 of 2: nothing to train (a larger --steps continues it)\n"
-        f"best validation score 0.5000 at step 0 in {out}\n")
+        f"best validation score 0.6000 at step 2 in {out}\n")
