@@ -41,7 +41,6 @@ SETS = {
 }
 
 
-
 def depth(mask, x, y):
     """How deep (x, y) lies in ``mask``, relative to its deepest pixel."""
     if not mask.any():

@@ -20,7 +20,7 @@ def say_finished(result: dict, out: Path, steps: int) -> None:
         print(f"the run in {out} already reached step {result['step']} of {steps}: nothing to train "
               "(a larger --steps continues it)", flush=True)
     print(f"best validation score {result['best_score']:.4f} at step {result['best_step']} in {out}")
-    if result["best_step"] == 0 and result["step"] > 0:
-        from ..training.runs import NOTHING_LEARNT  # here: the parser stays free of torch
+    from ..training.runs import NOTHING_LEARNT, learnt_nothing  # here: the parser stays free of torch
 
+    if learnt_nothing(result["step"], result["best_step"]):
         print(f"{NOTHING_LEARNT}; a lower --lr or more labelled planes may help")

@@ -55,8 +55,12 @@ class RunProgress:
 
     @property
     def learnt_nothing(self) -> bool:
-        """Steps were trained, and none beat the untouched model on the validation planes."""
-        return self.step > 0 and self.best_step == 0
+        return learnt_nothing(self.step, self.best_step)
+
+
+def learnt_nothing(step: int, best_step: int | None) -> bool:
+    """Steps were trained, and none beat the untouched model (step 0) on the validation planes."""
+    return step > 0 and best_step == 0
 
 
 def adapter_command(
