@@ -115,7 +115,7 @@ def _read_headers(path: Any) -> tuple[Path, list[_Slice]]:
             files = sorted(f for f in p.iterdir() if f.is_file())
             headers = [h for f in files for h in _header(f, strict=False)]
             if not headers:
-                raise ImageReadError(f"no DICOM images found in folder '{p.name}'")
+                raise ImageReadError(f"no DICOM images found in folder '{p.name}'{_other_images_hint(files)}")
             return p, headers
         paths = [p]
     else:
@@ -123,6 +123,19 @@ def _read_headers(path: Any) -> tuple[Path, list[_Slice]]:
         if not paths:
             raise ImageReadError("no DICOM files given")
     return paths[0], [h for f in paths for h in _header(existing_file(f), strict=True)]
+
+
+def _other_images_hint(files: list[Path]) -> str:
+    """'; it holds a.tif: open that file instead' when a folder without DICOM holds images another reader opens
+    (a user who picked the folder of a GeoTIFF or a NIfTI), else ''."""
+    from gfm_napari.images._writing import full_suffix
+    from gfm_napari.images.io import READABLE_SUFFIXES
+
+    names = [f.name for f in files if full_suffix(f) in READABLE_SUFFIXES]
+    if not names:
+        return ""
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"; it holds {shown}: open {'that file' if len(names) == 1 else 'one of those files'} instead"
 
 
 def _header(path: Path, *, strict: bool) -> list[_Slice]:

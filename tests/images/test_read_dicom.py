@@ -164,6 +164,14 @@ def test_folder_without_dicom_is_refused(tmp_path):
         read_image(tmp_path)
 
 
+def test_folder_of_another_format_names_the_file_to_open(tmp_path):
+    (tmp_path / "scene.tif").write_bytes(b"not read")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ImageReadError, match=r"no DICOM images found in folder '.*'; it holds scene.tif: open that "
+                                             r"file instead$"):
+        read_image(tmp_path)
+
+
 def test_single_ct_file_is_a_2d_image_in_hu(sample):
     image = read_image(sample("ct_small"))
     assert image.array.shape == (128, 128) and image.array.dtype == np.int16
