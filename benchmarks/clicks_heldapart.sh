@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 19's proof: the click path on every domain, on images never used for its training or validation except
-# Atlanta (the recipe's validation tile). Per set: one-shot box and centre-click Dice, a random first click (seed 0),
+# Atlanta (the recipe's validation tile). Per set: one-shot box and centre-click Dice (also the best of the model's
+# three masks for the click: --prompt click-choice), a random first click (seed 0),
 # and a simulated user (RITM rule, up to 20 prompts): mIoU@k, NoC@85/90.
 # Usage: [MODELS="litemedsam_clicks litemedsam_clicks:runs/x/new.safetensors"] [SETS="atlanta water ..."]
 #        [VIEWS="1 4"] (each model also through 4 views of every plane: --views, reports named <model>+views4-...)
@@ -38,8 +39,9 @@ for spec in ${MODELS:-litemedsam_clicks}; do
     for set in ${SETS:-atlanta water brats lung ct}; do
       declare -n args=$set
       run=(gfm-napari -q evaluate "${args[@]}" --model "$model" "${extra[@]}" --views "$views")
-      "${run[@]}" --prompt box --prompt click -o "$out/$shown-$set-oneshot.json" >/dev/null
-      "${run[@]}" --prompt click --first-click random --seed 0 -o "$out/$shown-$set-random.json" >/dev/null
+      "${run[@]}" --prompt box --prompt click --prompt click-choice -o "$out/$shown-$set-oneshot.json" >/dev/null
+      "${run[@]}" --prompt click --prompt click-choice --first-click random --seed 0 \
+        -o "$out/$shown-$set-random.json" >/dev/null
       [[ ${CLICKS:-1} == 0 ]] || "${run[@]}" --clicks 20 -o "$out/$shown-$set-clicks.json" >/dev/null
       echo "done $shown $set"
     done

@@ -20,8 +20,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--image", type=Path, required=True)
     evaluate.add_argument("--label", type=Path, required=True, help="label map on the same physical grid")
     evaluate.add_argument("--labels", type=ints, help="label ids to evaluate (default: all present)")
-    evaluate.add_argument("--prompt", choices=["box", "click", "click+box"], action="append",
-                          help="prompt kinds (repeatable; default: all three)")
+    evaluate.add_argument("--prompt", choices=["box", "click", "click+box", "click-choice"], action="append",
+                          help="prompt kinds (repeatable; default: box, click, click+box); click-choice: a lone click "
+                          "scored by the best of the model's 3 masks for it (what Next mask / segment --candidate "
+                          "reach)")
     evaluate.add_argument("--axis", type=int, help="slice axis of a volume (default: the axial one)")
     evaluate.add_argument("--max-slices", type=int, default=8, help="slices per structure, spread evenly")
     evaluate.add_argument("--min-pixels", type=int, default=50, help="ignore smaller cross-sections")
@@ -33,8 +35,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--no-feed-logits", action="store_true",
                           help="with --clicks: do not feed the previous logits back as mask input")
     evaluate.add_argument("--first-click", choices=["center", "random"], default="center",
-                          help="the first click (--clicks, and --prompt click / click+box): the object's most interior "
-                          "pixel (center, default) or a pixel drawn uniformly from its inner half (random: depth at "
+                          help="the first click (--clicks, and --prompt click / click+box / click-choice): the "
+                          "object's most interior pixel (center, default) or a pixel drawn uniformly from its inner "
+                          "half (random: depth at "
                           "least half the maximum; seeded per object by --seed)")
     evaluate.add_argument("--seed", type=int, default=0, help="with --first-click random: the seed (default 0)")
     evaluate.add_argument("--auto", action="store_true",

@@ -32,6 +32,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--point", type=point, action="append", default=[], metavar="X,Y[,+|-]",
         help="a click in pixels on the slice; + positive (default), - negative; repeatable",
     )
+    segment.add_argument(  # 3: engine.prompts.CANDIDATES (the parser imports no engine module)
+        "--candidate", type=int, choices=range(1, 4), default=1, metavar="K",
+        help="a lone positive --point: which of the model's 3 masks for it, ranked by predicted IoU "
+        "(1 = the best, the default; 2 or 3 when that is only a part of the object, or too much)",
+    )
     add_source_options(segment)
     add_plane_options(segment)
     segment.add_argument("--propagate", action="store_true", help="carry the mask through the volume (3D)")
@@ -72,11 +77,13 @@ def run(args: argparse.Namespace) -> int:
     from ..jobs import run as run_job
 
     if args.start_mask is not None or args.object is not None or args.resample_labels:
+        if args.candidate != 1:
+            raise PromptError("--candidate chooses among a new object's masks for a lone click, not a correction")
         return correct(args)
     if not args.point and args.box is None:
         raise PromptError("give a --box or at least one --point")
     points, labels = clicks(args)
-    Prompts(points, labels, args.box).require_object()
+    Prompts(points, labels, args.box, args.candidate - 1).require_object()
     check_output(args.output, "-o", "a mask", suffixes=MASK_SUFFIXES,
                  inputs=[("the image", args.image), *models.model_inputs(args)])
     names = {1: args.name} if args.name else None
@@ -86,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     check_mask_output(args.output, image)
     axis, index = Plane.of(image, args.axis, args.index).key
     plane_shape = image.plane_shape(axis)
-    prompts = Prompts(points, labels, fit_box(args.box, plane_shape))
+    prompts = Prompts(points, labels, fit_box(args.box, plane_shape), args.candidate - 1)
     prompts.check(plane_shape)
     check_contrast(image, axis, index)
     bands = band_selection(args, band_descriptions(image))
@@ -94,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     with progress.bar(args, "segment") as bar:
         mask = run_job(segment_job(
             image, model, points=prompts.points, labels=prompts.labels, box=prompts.box, axis=axis, index=index,
-            propagate_3d=args.propagate, window=args.window, bands=bands,
+            propagate_3d=args.propagate, window=args.window, bands=bands, candidate=prompts.candidate,
         ), bar)
     path = write_mask(args.output, mask.astype(np.uint8), image, names)
     report_empty(mask)
@@ -185,7 +192,7 @@ def segment_tiled(args: argparse.Namespace, points, labels, names) -> int:
         raise GfmError("--volume and --series-uid do not apply to a GeoTIFF")
     check_output(args.output, "-o", "a mask of a large raster", suffixes=(".tif", ".tiff", *VECTOR_SUFFIXES))
     raster = RasterFile.open(args.image)
-    prompts = Prompts(points, labels, fit_box(args.box, raster.shape))
+    prompts = Prompts(points, labels, fit_box(args.box, raster.shape), args.candidate - 1)
     prompts.check(raster.shape)
     overview = raster.overview()
     problem = no_contrast(overview, raster.geometry.nodata)

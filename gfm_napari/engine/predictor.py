@@ -154,8 +154,8 @@ class Predictor:
         """Mask for prompts in plane pixel coordinates (x = column, y = row; labels 1 / 0).
 
         ``multimask=None`` asks for SAM's three candidates when the prompt is one lone point (where one mask is
-        ambiguous) and keeps the one with the best predicted IoU. ``search=False`` answers a first click directly
-        whatever the click strategy.
+        ambiguous) and keeps the one with the best predicted IoU, or the one ``prompts.candidate`` ranks there.
+        ``search=False`` answers a first click directly whatever the click strategy.
         """
         prompts = Prompts(
             points if points is not None else np.zeros((0, 2)),
@@ -174,7 +174,8 @@ class Predictor:
         search: bool = True,
     ) -> Prediction:
         prompts.check(embedding.plane_shape)
-        if search and self.click_strategy == "box-search" and is_first_click(prompts, mask_input):
+        searched = search and self.click_strategy == "box-search" and not prompts.candidate
+        if searched and is_first_click(prompts, mask_input):
             from .click_search import search_click
 
             return search_click(self, embedding, prompts.points[0])
@@ -197,7 +198,7 @@ class Predictor:
             logits, scores = decoder.decode(
                 embedding.features, points=point_args, boxes=box_arg, mask_input=mask_input, multimask=multimask
             )
-        best = int(torch.argmax(scores[0]))
+        best = int(torch.argsort(scores[0], descending=True)[prompts.candidate])
         low_res = logits[:, best : best + 1]
         with torch_threads_kept_idle(decoder.decoder_runtime is not None):
             mask = (self.upscale(low_res, embedding.plane_shape)[0, 0] > 0).cpu().numpy()

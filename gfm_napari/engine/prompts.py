@@ -15,15 +15,22 @@ from ..errors import PromptError
 
 POSITIVE = 1
 NEGATIVE = 0
+CANDIDATES = 3
+"""A lone click gets this many masks from the model (SAM's candidates: a part, the object, a larger whole)."""
 
 
 @dataclass(frozen=True, eq=False)
 class Prompts:
-    """Points and/or one box on one plane; validated against the plane's shape by :meth:`check`."""
+    """Points and/or one box on one plane; validated against the plane's shape by :meth:`check`.
+
+    ``candidate``: which of the model's :data:`CANDIDATES` masks a lone click keeps, ranked by predicted IoU (0: the
+    best, the default; 1, 2: the model's next answers, for a user who sees a part or too much). Any other prompts get
+    one mask, so only a lone positive click may ask for another; every new prompt starts again from 0."""
 
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float64))  # (N, 2) x, y
     labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int64))  # (N,) 1 / 0
     box: tuple[float, float, float, float] | None = None
+    candidate: int = 0
 
     def __post_init__(self) -> None:
         points = np.asarray(self.points, dtype=np.float64).reshape(-1, 2)
@@ -42,6 +49,20 @@ class Prompts:
             if len(box) != 4 or not np.isfinite(box).all():
                 raise PromptError(f"box ({', '.join(f'{v:g}' for v in box)}) is not 4 finite numbers")
             object.__setattr__(self, "box", box)
+        if self.candidate not in range(CANDIDATES):
+            raise PromptError(f"a lone click's mask is one of 1..{CANDIDATES}, got {self.candidate + 1}")
+        if self.candidate and not self.is_lone_click:
+            raise PromptError("the model's other masks are offered for one positive click alone (no box, no other "
+                              "click): with more prompts it gives one mask")
+
+    @property
+    def is_lone_click(self) -> bool:
+        """One positive click, no box: the prompt the model answers with :data:`CANDIDATES` masks."""
+        return self.box is None and len(self.labels) == 1 and int(self.labels[0]) == POSITIVE
+
+    def with_candidate(self, candidate: int) -> Prompts:
+        """The same lone click keeping the model's mask ranked ``candidate`` (0 = best predicted IoU)."""
+        return Prompts(self.points, self.labels, self.box, candidate)
 
     @property
     def is_empty(self) -> bool:
@@ -55,7 +76,7 @@ class Prompts:
     def shifted(self, dx: float, dy: float) -> Prompts:
         """The same prompts moved by (dx, dy) pixels (e.g. into a window whose corner is at (-dx, -dy))."""
         box = None if self.box is None else tuple(np.add(self.box, (dx, dy, dx, dy)).tolist())
-        return Prompts(self.points + (dx, dy), self.labels, box)
+        return Prompts(self.points + (dx, dy), self.labels, box, self.candidate)
 
     def require_object(self) -> None:
         """Raise :class:`PromptError` for prompts that cannot start a segmentation: none at all, or negative clicks

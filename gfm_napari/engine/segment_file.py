@@ -66,11 +66,13 @@ def segment_job(
     propagate_3d: bool = False,
     window: tuple[float, float] | None = None,
     bands: BandSelection | None = None,
+    candidate: int = 0,
 ) -> Job[np.ndarray]:
-    """Job of :func:`segment_image`: yields Progress while encoding the plane and while propagating."""
+    """Job of :func:`segment_image`: yields Progress while encoding the plane and while propagating; ``candidate``:
+    which of the model's masks for a lone click (:class:`~.prompts.Prompts`)."""
     plane = Plane.of(image, axis, index)
     axis, index = plane.key
-    prompts = Prompts(points, labels, box)
+    prompts = Prompts(points, labels, box, candidate)
     prompts.require_object()
     check_contrast(image, axis, index)
     normalization = fit_normalization(image, ct_window=window, bands=bands)

@@ -44,7 +44,7 @@ from .auto_window import AutoSettings
 from .history import History, Patch, Step, write
 from .label_edits import MAX_ID, Edit, added, painted, propagated, removed, slices_reached
 from .predictor import Prediction, Predictor
-from .prompts import NEGATIVE, POSITIVE, Prompts
+from .prompts import CANDIDATES, NEGATIVE, POSITIVE, Prompts
 from .proofread import object_mask, start_prediction
 from .propagate import PropagationSettings, propagate
 from .strategy import NO_LOGITS, strategy_for
@@ -175,6 +175,26 @@ class SegmentationSession:
         if box == current.box:
             return
         self._set_prompts(key, Prompts(current.points, current.labels, box))
+
+    def can_choose_mask(self, axis: int | None, index: int | None) -> bool:
+        """Whether the current object's prompts on a plane are a lone click, which the model answers with
+        :data:`~.prompts.CANDIDATES` masks (:meth:`next_mask` shows the next)."""
+        return self._prompts_at(self.plane_key(axis, index)).is_lone_click
+
+    def next_mask(self, axis: int | None, index: int | None) -> int:
+        """Show the model's next mask for the lone click on a plane (ranked by predicted IoU, back to the best after
+        the last), as one undo step; returns its rank (0 = the best). The mask the lone click was first given is not
+        fed back, so the three masks stay the same ones. PromptError unless the prompts there are a lone click."""
+        key = self.plane_key(axis, index)
+        state = self._planes.get(key)
+        if state is None or not state.prompts.is_lone_click:
+            raise PromptError(f"{CANDIDATES} masks are offered for a lone positive click only: clear the object and "
+                              "click once (with more prompts the model gives one mask)")
+        step = self._before([key])
+        prompts = state.prompts.with_candidate((state.prompts.candidate + 1) % CANDIDATES)
+        self._planes[key] = replace(state, prompts=prompts, prediction=None)
+        self._history.push(step)
+        return prompts.candidate
 
     # ---- model work (slow: run it off a UI's event loop) ---------------------------------------------------------
     def needs_embedding(self, axis: int | None, index: int | None) -> bool:

@@ -177,7 +177,7 @@ def _local(prompts: Prompts, window: Window) -> Prompts | None:
         x0, y0, x1, y1 = np.subtract(prompts.box, np.tile(offset, 2))
         x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, window.cols - 1.0), min(y1, window.rows - 1.0)
         box = (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
-    local = Prompts(points[inside], prompts.labels[inside], box)
+    local = Prompts(points[inside], prompts.labels[inside], box, prompts.candidate if inside.all() else 0)
     return local if box is not None or (local.labels == 1).any() else None
 
 

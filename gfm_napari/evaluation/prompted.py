@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..engine.predictor import Predictor
-from ..engine.prompts import POSITIVE, Prompts, box_from_mask, interior_point
+from ..engine.prompts import CANDIDATES, POSITIVE, Prompts, box_from_mask, interior_point
 from ..engine.propagate import dice
 from ..engine.zoom import PlaneSegmenter
 from ..errors import GfmError
@@ -32,6 +32,9 @@ from .clicker import check_first_click, object_rng
 from .clicker import first_click as pick_first_click
 
 PROMPT_KINDS = ("box", "click", "click+box")
+CLICK_CHOICE = "click-choice"
+"""A lone click scored by the best of the model's masks for it: what a user who looks at the mask gets by pressing
+Next mask (C) at most twice (:meth:`~gfm_napari.engine.session.SegmentationSession.next_mask`); opt-in."""
 
 
 def prompts_from_mask(mask: np.ndarray, kind: str, click: tuple[int, int] | None = None) -> Prompts:
@@ -175,8 +178,9 @@ def evaluate_prompts_job(
             if first_click == "random" and any(kind != "box" for kind in prompt_kinds):
                 click = pick_first_click(truth, first_click, object_rng(seed, label_id, position))[:2]
             for kind in prompt_kinds:
-                prediction = plane.predict(prompts_from_mask(truth, kind, click))
-                scores[kind].append(dice(prediction.mask, truth))
+                prompts = prompts_from_mask(truth, kind, click)
+                ranks = range(CANDIDATES) if kind == CLICK_CHOICE else (0,)
+                scores[kind].append(max(dice(plane.predict(prompts.with_candidate(r)).mask, truth) for r in ranks))
             done += 1
         structures[name] = {
             "label": label_id,

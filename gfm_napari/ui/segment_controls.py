@@ -29,6 +29,7 @@ SHORTCUTS = """<b>Segment</b> — box or click an object, accept it, go on with 
 <b>Shortcuts</b> (canvas; the prompt layers and the viewer)<br>
 click: positive click &nbsp;·&nbsp; Shift/Alt-click: negative click<br>
 P: click tool &nbsp;·&nbsp; B: box tool &nbsp;·&nbsp; T: toggle negative clicks<br>
+C: a lone click's next mask (the model gives 3, best-scored first: often a part, the object, a larger whole)<br>
 A or Enter: accept the preview into the labels<br>
 N: new object (accepts what is pending)<br>
 Ctrl+Z / Ctrl+Shift+Z: undo / redo (prompts and labels)"""
@@ -93,6 +94,11 @@ class SegmentControls(QWidget):
         self.negative.setToolTip("Clicks remove instead of add; Shift/Alt-click does the opposite of this setting")
         self.object_label = QLabel()
         self.object_label.setTextFormat(Qt.TextFormat.RichText)
+        self.mask_button = _button(
+            "Next mask", "C", "A lone click gets 3 masks from the model, ranked by its predicted IoU; the best is "
+            "shown first. When it is only a part of the object, or too much, show the next one (a new prompt starts "
+            "again from the best)",
+        )
         self.new_button = _button("New object", "N", "Accept what is pending and start the next object")
         self.accept_button = _button("Accept", "A / Enter", "Write the preview into the labels")
         self.clear_button = _button("Clear object", "", "Remove the current object's prompts and labels")
@@ -102,7 +108,8 @@ class SegmentControls(QWidget):
         prompts.addWidget(self.box_tool, 0, 0)
         prompts.addWidget(self.click_tool, 0, 1)
         prompts.addWidget(self.negative, 1, 0, 1, 2)
-        prompts.addWidget(self.object_label, 2, 0, 1, 2)
+        prompts.addWidget(self.object_label, 2, 0)
+        prompts.addWidget(self.mask_button, 2, 1)
         prompts.addWidget(self.accept_button, 3, 0)
         prompts.addWidget(self.new_button, 3, 1)
         prompts.addWidget(self.clear_button, 4, 0)

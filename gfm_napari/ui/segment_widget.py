@@ -19,6 +19,7 @@ from qtpy.QtCore import QEvent, QSize, Qt
 from qtpy.QtWidgets import QFrame, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from ..engine.predictor import Predictor
+from ..engine.prompts import CANDIDATES
 from ..engine.session import SegmentationSession
 from ..errors import GfmError, PromptError
 from ..images import Image, Normalization
@@ -129,6 +130,7 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
         self.bands.activated.connect(lambda _: self._on_bands_changed())
         self.bands.lineEdit().editingFinished.connect(self._on_bands_changed)
         self.click_tool.toggled.connect(self._apply_tool)
+        self.mask_button.clicked.connect(self.next_mask)
         self.new_button.clicked.connect(self.new_object)
         self.accept_button.clicked.connect(self.accept)
         self.clear_button.clicked.connect(self.clear_object)
@@ -146,7 +148,7 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
         keys = {
             "n": self.new_object, "a": self.accept, "Enter": self.accept, "Control-z": self.undo,
             "Control-Shift-z": self.redo, "p": self.click_tool.click, "b": self.box_tool.click,
-            "t": self.negative.toggle,
+            "t": self.negative.toggle, "c": self.next_mask,
         }
         for key, action in keys.items():
             provider.bind_key(key, None if unbind else (lambda _, action=action: action()), overwrite=True)
@@ -160,6 +162,15 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
 
     def clear_object(self) -> None:
         self._session_task(lambda s: s.clear_object())
+
+    def next_mask(self) -> None:
+        """Show the model's next mask for the lone click on the plane on screen."""
+        try:
+            axis, index = self.current_plane()
+        except GfmError as error:
+            self._report(error)
+            return
+        self._session_task(lambda s: s.next_mask(axis, index))
 
     def undo(self) -> None:
         self._session_task(lambda s: s.undo())
@@ -307,12 +318,24 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
         self.object_label.setText(
             f"Object <b>{session.object_id}</b> <span style='background:{hex_colour}'>&nbsp;&nbsp;&nbsp;&nbsp;</span>"
         )
+        self._show_mask_choice(session)
         self.undo_button.setEnabled(session.can_undo)
         self.redo_button.setEnabled(session.can_redo)
         volume = session.image.spatial_ndim == 3
         self.propagate_button.setEnabled(volume)
         self.encode_button.setEnabled(volume)
         self._queue_previews()
+
+    def _show_mask_choice(self, session: SegmentationSession) -> None:
+        """Next mask is offered while the plane on screen holds a lone click; its text says which mask is shown."""
+        try:
+            key = self.current_plane()
+        except GfmError:
+            key = None
+        lone = key is not None and session.can_choose_mask(*key)
+        self.mask_button.setEnabled(lone)
+        shown = session.prompts()[key].candidate if lone else 0
+        self.mask_button.setText(f"Next mask ({shown + 1}/{CANDIDATES})" if lone else "Next mask")
 
     def _show_status(self, message: str) -> None:
         self.status.setText(message or ("Ready" if self.session is not None else "Open an image to segment"))

@@ -403,3 +403,12 @@ def test_rerunning_a_finished_adapter_run_says_so_without_caching(tmp_path, caps
     assert capsys.readouterr().out == (
         f"the run in {out} already reached step 2 of 2: nothing to train (a larger --steps continues it)\n"
         f"best validation score 0.6000 at step 2 in {out}\n")
+
+
+def test_another_mask_of_a_click_with_a_box_is_one_line_before_the_model(shared_data, tmp_path, capsys, no_model):
+    scene = shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif"
+    args = ["segment", str(scene), "--point", "75,468", "--box", "60,440,90,500", "--candidate", "2"]
+    assert main([*args, "-o", str(tmp_path / "m.tif")]) == 2
+    assert _one_error(capsys) == ("error: the model's other masks are offered for one positive click alone (no box, no "
+                                  "other click): with more prompts it gives one mask")
+    assert not (tmp_path / "m.tif").exists()

@@ -11,6 +11,7 @@ import pytest
 import rasterio
 
 from gfm_napari.cli import main
+from gfm_napari.engine.prompts import interior_point
 from gfm_napari.evaluation.prompted import dice
 from gfm_napari.images import read_image
 
@@ -160,3 +161,15 @@ def test_a_folder_with_two_series_lists_them_and_series_uid_picks_one(shared_dat
     assert "1.2.826.0.1.3680043.8.498.1" in capsys.readouterr().err
     assert main(["info", str(tmp_path), "--series-uid", "1.2.826.0.1.3680043.8.498.1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["shape"] == [10, 512, 512]
+
+
+def test_candidate_writes_the_models_next_mask_for_a_lone_click(shared_data, tmp_path):
+    source = shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif"
+    truth = read_image(shared_data / "sat_spacenet_atlanta_buildings" / "buildings_instances_derived.tif").array == 2
+    x, y = interior_point(truth)
+    masks = []
+    for rank in ("1", "2"):
+        out = tmp_path / f"mask{rank}.tif"
+        assert main(["segment", str(source), "--point", f"{x:g},{y:g}", "--candidate", rank, "-o", str(out)]) == 0
+        masks.append(read_image(out).array > 0)
+    assert dice(masks[1], truth) > dice(masks[0], truth) + 0.05  # building 2: measured 0.727 against 0.609
