@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from ui_helpers import wait_idle
+from ui_helpers import atlanta_dock, click_building, press, wait_idle
 
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.engine.prompts import interior_point
@@ -14,22 +14,18 @@ pytestmark = pytest.mark.gui
 def test_next_mask_on_a_lone_click_on_a_building_gives_the_next_of_its_three_masks(
     make_napari_viewer, make_widget, shared_data, litemedsam_clicks, satellite_labels, qtbot
 ):
-    viewer = make_napari_viewer()
-    viewer.open(str(shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif"), plugin="gfm-napari")
-    widget = make_widget(viewer, Predictor(litemedsam_clicks))
-    wait_idle(qtbot, widget)
+    viewer, widget = atlanta_dock(make_napari_viewer, make_widget, shared_data, Predictor(litemedsam_clicks), qtbot)
     assert not widget.mask_button.isEnabled()
     truth = satellite_labels == 2
-    x, y = interior_point(truth)
-    widget.prompt_layers.clicks.add([y, x])  # data coordinates: (row, column)
-    wait_idle(qtbot, widget)
+    click_building(widget, qtbot, truth)
     first = np.asarray(widget.prompt_layers.preview.data) > 0
     assert widget.mask_button.isEnabled() and widget.mask_button.text() == "Next mask (1/3)"
-    widget.next_mask()
+    press(viewer, "c")
     wait_idle(qtbot, widget)
     second = np.asarray(widget.prompt_layers.preview.data) > 0
     assert widget.mask_button.text() == "Next mask (2/3)"
     assert dice(second, truth) > dice(first, truth) + 0.05  # building 2: measured 0.727 against 0.609
+    x, y = interior_point(truth)
     corners = [[y - 9, x - 9], [y - 9, x + 9], [y + 9, x + 9], [y + 9, x - 9]]
     widget.prompt_layers.boxes.add_rectangles([np.array(corners)])
     wait_idle(qtbot, widget)

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from gfm_napari.engine.prompts import box_from_mask
+from gfm_napari.engine.prompts import box_from_mask, interior_point
 from gfm_napari.images import Plane
 
 AXIAL = 2
 WAIT_MS = 120_000  # encoding is ~2 s per slice on a busy 2-core CPU
+
+
+def atlanta_dock(make_napari_viewer, make_widget, shared_data, predictor, qtbot):
+    """(viewer, Segment dock) on the whole 900 px Atlanta tile opened by the plugin, settled."""
+    viewer = make_napari_viewer()
+    viewer.open(str(shared_data / "sat_spacenet_atlanta_buildings" / "sample_geotiff.tif"), plugin="gfm-napari")
+    widget = make_widget(viewer, predictor)
+    wait_idle(qtbot, widget)
+    return viewer, widget
+
+
+def click_building(widget, qtbot, truth: np.ndarray) -> None:
+    """Click the most interior pixel of a building (``truth`` on the tile), and wait for its preview."""
+    x, y = interior_point(truth)
+    widget.prompt_layers.clicks.add([y, x])  # data coordinates: (row, column)
+    wait_idle(qtbot, widget)
 
 
 def wait_idle(qtbot, widget) -> None:
