@@ -5,7 +5,8 @@ docs/clicks/candidate_rules.json.
 
 Rules: head (the IoU head's pick, shipped), middle, small<D> (the smallest candidate whose predicted IoU is within D of
 the best), depth<D> (within D of the best, the candidate in which the click lies deepest, relative to its deepest
-pixel).
+pixel), stable (SAM's stability score: the mask at logit +1 over the mask at -1), headxstable (predicted IoU times
+stability). The session-26 lines of head,stable,headxstable are in docs/clicks/candidate_rules_stability.txt.
 
 Usage: python docs/clicks/candidate_rules.py head,middle,small0.2,depth0.2 [SET ...]   (from the repository root)
 """
@@ -33,6 +34,8 @@ SETS = {
     "breast": (f"{RADIOMICS}/breast1_image.nrrd", f"{RADIOMICS}/breast1_label.nrrd", Selection()),
     "brats": ("mr_brats_tumour_manual/Flair_subtrMeanDivStd.nii.gz", "mr_brats_tumour_manual/OTMultiClass.nii.gz",
               Selection(label_ids=(1, 2, 4), max_slices=4)),
+    "mr": ("mr_totalseg/example_mr_sm.nii.gz", "mr_totalseg/example_seg_mr.nii.gz",
+           Selection(label_ids=(1, 2, 3, 5, 6))),
     "atlanta": ("sat_spacenet_atlanta_buildings/sample_geotiff.tif",
                 "sat_spacenet_atlanta_buildings/buildings_instances_derived.tif", Selection(instances=True)),
     "water": ("sat_sen1floods11_water_manual/Spain_7370579_S2Hand.tif",
@@ -50,6 +53,12 @@ def depth(mask, x, y):
     return float(distances[row, col] / distances.max())
 
 
+def stability(logits, offset=1.0):
+    """Per candidate, the IoU of its mask at logit +offset and at -offset."""
+    high, low = (logits > offset).flatten(1).sum(1), (logits > -offset).flatten(1).sum(1)
+    return high.float() / low.clamp(min=1).float()
+
+
 def pick(rule, logits, scores, points):
     """The candidate ``rule`` keeps, of the decoder's three for one lone click."""
     s = scores[0]
@@ -57,6 +66,10 @@ def pick(rule, logits, scores, points):
         return int(torch.argmax(s))
     if rule == "middle":
         return 1
+    if rule == "stable":  # SAM's stability score: IoU of the mask at logit +1 and at -1
+        return int(torch.argmax(stability(logits[0])))
+    if rule == "headxstable":
+        return int(torch.argmax(s * stability(logits[0])))
     delta = float(rule[5:])
     plausible = [i for i in range(3) if s[i] >= s.max() - delta]
     masks = logits[0] > 0
