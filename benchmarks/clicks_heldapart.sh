@@ -6,6 +6,7 @@
 # Usage: [MODELS="litemedsam_clicks litemedsam_clicks:runs/x/new.safetensors"] [SETS="atlanta water ..."]
 #        [VIEWS="1 4"] (each model also through 4 views of every plane: --views, reports named <model>+views4-...)
 #        [CLICKS=0] (the one-shot and random-first-click reports only, no simulated user)
+#        [NEXT_MASK=1] (also a simulated user who presses Next mask after the first click: <model>-<set>-nextmask.json)
 #        bash benchmarks/clicks_heldapart.sh [DATA=../shared/data] [OUT=runs/clicks_heldapart]; then
 #        python benchmarks/clicks_heldapart_table.py OUT
 set -euo pipefail
@@ -43,6 +44,7 @@ for spec in ${MODELS:-litemedsam_clicks}; do
       "${run[@]}" --prompt click --prompt click-choice --first-click random --seed 0 \
         -o "$out/$shown-$set-random.json" >/dev/null
       [[ ${CLICKS:-1} == 0 ]] || "${run[@]}" --clicks 20 -o "$out/$shown-$set-clicks.json" >/dev/null
+      [[ ${NEXT_MASK:-0} == 0 ]] || "${run[@]}" --clicks 20 --next-mask -o "$out/$shown-$set-nextmask.json" >/dev/null
       echo "done $shown $set"
     done
   done

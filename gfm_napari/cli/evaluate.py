@@ -34,6 +34,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                           "with --propagate: the prompt on the start slice (default box)")
     evaluate.add_argument("--no-feed-logits", action="store_true",
                           help="with --clicks: do not feed the previous logits back as mask input")
+    evaluate.add_argument("--next-mask", action="store_true",
+                          help="with --clicks: after the first click the user presses Next mask until the best of "
+                          "its 3 masks shows (0-2 presses, each counted as a prompt), then corrects that one")
     evaluate.add_argument("--first-click", choices=["center", "random"], default="center",
                           help="the first click (--clicks, and --prompt click / click+box / click-choice): the "
                           "object's most interior pixel (center, default) or a pixel drawn uniformly from its inner "
@@ -72,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         raise GfmError(f"choose one of {', '.join(chosen)}, not several")
     if args.peer and not args.auto:
         raise GfmError("--peer goes with --auto")
+    if args.next_mask and (not args.clicks or args.start == "box"):
+        raise GfmError("--next-mask goes with --clicks and a first click (not --start box)")
     inputs = [("--image", args.image), ("--label", args.label), ("--adapter", args.adapter), *models.model_inputs(args)]
     check_output(args.output, "-o", "the JSON report", suffixes=(".json",), inputs=inputs)
     plot = None
@@ -93,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
             report = run_job(evaluate_clicks_job(image, labels, model, selection, start=args.start or "click",
                                                  max_clicks=args.clicks, feed_logits=not args.no_feed_logits,
-                                                 first_click=args.first_click, seed=args.seed), bar)
+                                                 first_click=args.first_click, seed=args.seed,
+                                                 next_mask=args.next_mask), bar)
         elif args.auto:
             from ..evaluation.automatic import evaluate_auto_job
 

@@ -12,6 +12,11 @@ The first click may instead be drawn at random from the object's inner half (:fu
 ``"random"``: uniform over the pixels at least half the maximum depth from the border), to measure how much the
 result depends on where the first click lands; the clicks after it follow the rule above.
 
+With ``next_mask``, the user also uses the dock's Next mask after the first click: they press it until the best of
+the click's three masks (by IoU) is shown, 0-2 presses in the model's rank order, each counted as one prompt of the
+session, and correct that mask. This user is optimistic by up to two prompts: they stop at the best mask without
+pressing on to see that the later ones are worse.
+
 Coordinates follow SAM: a click is ``(x, y, label)`` with x = column, y = row, in plane pixels. Masks are bool
 arrays (rows, cols). Pure numpy/scipy apart from the :class:`~gfm_napari.engine.zoom.PlaneSegmenter` driven by
 :func:`simulate` (whose tensors are used through their own methods: this module does not import torch).
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from ..engine.prompts import NEGATIVE, POSITIVE, Prompts, box_from_mask, depth_map
+from ..engine.prompts import CANDIDATES, NEGATIVE, POSITIVE, Prompts, box_from_mask, depth_map
 from ..errors import GfmError
 
 if TYPE_CHECKING:
@@ -48,6 +53,7 @@ class ClickTrace:
     ious: tuple[float, ...]
     clicks: tuple[Click, ...]
     start: str
+    presses: int = 0  # Next mask presses after the first click (each one prompt: they are in ``ious``)
 
     @property
     def max_clicks(self) -> int:
@@ -151,6 +157,7 @@ def simulate(
     threshold: float = 0.49,
     first: str = "center",
     rng: np.random.Generator | None = None,
+    next_mask: bool = False,
 ) -> ClickTrace:
     """Simulate up to ``max_clicks`` prompts on one object ``truth`` (bool, ``plane.plane_shape``).
 
@@ -161,7 +168,8 @@ def simulate(
     either way); the mask is ``sigmoid(logits) > threshold`` on the plane grid (0.49 as in RITM, not the
     predictor's ``> 0.5`` mask). Stops early only when no error is left. ``first`` (with ``start="click"`` only)
     chooses the first click by :func:`first_click` (``"random"`` draws it with ``rng``); every later click follows
-    :func:`next_click`.
+    :func:`next_click`. ``next_mask`` (with ``start="click"``): the first click's mask is the best of its three,
+    reached by Next mask presses that count as prompts (module docstring).
     """
     if start not in STARTS:
         raise ValueError(f"start must be one of {STARTS}, not {start!r}")
@@ -169,6 +177,8 @@ def simulate(
         raise ValueError(f"first click must be one of {FIRST_CLICKS}, not {first!r}")
     if first != "center" and start != "click":
         raise ValueError(f"a {first} first click applies to start='click' only")
+    if next_mask and start != "click":
+        raise ValueError("Next mask applies to a first click (start='click') only")
     if max_clicks < 1:
         raise ValueError(f"max_clicks must be at least 1, not {max_clicks}")
     truth = np.asarray(truth, bool)
@@ -189,6 +199,7 @@ def simulate(
         prediction, last = predict(Prompts(box=box), None)
         ious.append(iou(prediction, truth))
     clicks: list[Click] = []
+    presses = 0
     clicked = np.zeros_like(truth)
     while len(ious) < max_clicks:
         if not clicks and box is None:
@@ -203,8 +214,16 @@ def simulate(
         labels = np.array([label for _, _, label in clicks], np.int64)
         prediction, last = predict(Prompts(points, labels, box), last)
         ious.append(iou(prediction, truth))
+        if next_mask and len(clicks) == 1:
+            shown = [(prediction, last)] + [predict(Prompts(points, labels, candidate=rank), None)
+                                            for rank in range(1, CANDIDATES)]
+            scores = [iou(mask, truth) for mask, _ in shown]
+            presses = int(np.argmax(scores))
+            ious += scores[1 : presses + 1]
+            prediction, last = shown[presses]
+    ious = ious[:max_clicks]
     ious += [ious[-1]] * (max_clicks - len(ious))
-    return ClickTrace(tuple(float(v) for v in ious), tuple(clicks), start)
+    return ClickTrace(tuple(float(v) for v in ious), tuple(clicks), start, presses)
 
 
 def noc(ious: Sequence[float], target: float) -> int:
@@ -231,6 +250,8 @@ def object_summary(trace: ClickTrace | Sequence[float], targets: Sequence[float]
     ious = list(trace.ious) if isinstance(trace, ClickTrace) else list(trace)
     summary: dict = {f"NoC@{_target_name(target)}": noc(ious, target) for target in targets}
     summary["best_iou"] = round(float(max(ious)), 4)
+    if isinstance(trace, ClickTrace) and trace.presses:
+        summary["next_mask_presses"] = trace.presses
     return summary
 
 

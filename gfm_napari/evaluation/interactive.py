@@ -40,8 +40,10 @@ def evaluate_clicks_job(
     predictor: Predictor | None = None,
     first_click: str = "center",
     seed: int = 0,
+    next_mask: bool = False,
 ) -> Job[dict]:
-    """Job of :func:`evaluate_clicks`: yields Progress per object simulated."""
+    """Job of :func:`evaluate_clicks`: yields Progress per object simulated; ``next_mask``: the user also presses
+    Next mask after the first click (:func:`~.clicker.simulate`)."""
     check_first_click(first_click, seed, start=start)
     setting = prepare(image, label_image, model, selection, predictor)
     work = setting.work(selection)
@@ -53,7 +55,7 @@ def evaluate_clicks_job(
         for position, (index, truth) in enumerate(objects):
             yield Progress(done, total, name if index is None else f"{name}, slice {index}")
             trace = simulate(setting.plane(image, index), truth, start=start, max_clicks=max_clicks,
-                             feed_logits=feed_logits, first=first_click,
+                             feed_logits=feed_logits, first=first_click, next_mask=next_mask,
                              rng=object_rng(seed, label_id, position) if first_click == "random" else None)
             traces.append(trace)
             rows.append({"plane": index, "pixels": int(truth.sum()), **object_summary(trace)})
@@ -68,6 +70,7 @@ def evaluate_clicks_job(
         "first_click": first_click,
         "seed": seed if first_click == "random" else None,
         "feed_logits": feed_logits,
+        "next_mask": next_mask,
         "zoom": setting.predictor.zoom,
         "axis": setting.axis,
         "overall": summarise(everything) if everything else None,

@@ -412,3 +412,10 @@ def test_another_mask_of_a_click_with_a_box_is_one_line_before_the_model(shared_
     assert _one_error(capsys) == ("error: the model's other masks are offered for one positive click alone (no box, no "
                                   "other click): with more prompts it gives one mask")
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_next_mask_without_a_simulated_first_click_is_one_line_before_the_model(tmp_path, capsys, no_model):
+    for extra in ([], ["--clicks", "5", "--start", "box"]):
+        args = ["evaluate", "--image", str(SAMPLE_CT), "--label", str(SAMPLE_SEG), "--next-mask", *extra]
+        assert main([*args, "-o", str(tmp_path / "r.json")]) == 2
+        assert _one_error(capsys) == "error: --next-mask goes with --clicks and a first click (not --start box)"

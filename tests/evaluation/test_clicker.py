@@ -122,6 +122,42 @@ def test_simulate_thresholds_at_049_and_pads_after_early_stop():
     assert stub.previous == [None]
 
 
+class _ThreeMasks:
+    """A plane whose lone click gets ``masks[candidate]`` (logits +10 inside, -10 outside); any other prompts get the
+    truth."""
+
+    def __init__(self, truth, masks):
+        self.plane_shape, self.truth, self.masks = truth.shape, truth, masks
+        self.asked = []
+
+    def predict(self, prompts, previous=None, *, feedback=True):
+        self.asked.append((prompts.candidate, previous))
+        mask = self.masks[prompts.candidate] if prompts.is_lone_click else self.truth
+        return SimpleNamespace(mask=mask, score=1.0, low_res_logits=torch.from_numpy(np.where(mask, 10.0, -10.0)))
+
+    def plane_logits(self, prediction):
+        return prediction.low_res_logits
+
+
+def test_a_user_who_presses_next_mask_pays_a_prompt_per_press_and_corrects_the_best_mask():
+    truth = _square((20, 20), 4, 4, 10)
+    part, nothing = _square((20, 20), 4, 4, 5), np.zeros((20, 20), bool)
+    stub = _ThreeMasks(truth, [part, nothing, truth])
+    trace = simulate(stub, truth, max_clicks=5, next_mask=True)
+    assert trace.ious == (0.25, 0.0, 1.0, 1.0, 1.0) and trace.presses == 2 and len(trace.clicks) == 1
+    assert [candidate for candidate, _ in stub.asked] == [0, 1, 2] and all(p is None for _, p in stub.asked)
+    assert object_summary(trace)["next_mask_presses"] == 2
+
+
+def test_a_user_whose_first_mask_is_the_best_does_not_press():
+    truth = _square((20, 20), 4, 4, 10)
+    part = _square((20, 20), 4, 4, 5)
+    plain = simulate(_ThreeMasks(truth, [part, np.zeros_like(truth), part[:, ::-1]]), truth, max_clicks=4)
+    pressed = simulate(_ThreeMasks(truth, [part, np.zeros_like(truth), part[:, ::-1]]), truth, max_clicks=4,
+                       next_mask=True)
+    assert pressed == plain and pressed.presses == 0
+
+
 # ---- real data: LiteMedSAM on the CT liver -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def liver_slice(shared_predictor, ct, ct_labels):
