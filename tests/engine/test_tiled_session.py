@@ -77,3 +77,22 @@ def test_a_display_level_stretches_each_window_as_the_model_sees_it(shared_data)
     expected = np.round(normalization.apply(whole.array[100:200, 50:150]) * 255).astype(np.uint8)
     np.testing.assert_array_equal(shown[100:200, 50:150], expected)
     assert shown.shape == (718, 791, 3) and shown[5, 7].shape == (3,)
+
+
+def test_next_mask_on_a_lazy_raster_gives_the_tiles_next_mask(atlanta_lazy, satellite_labels, litemedsam_clicks):
+    from gfm_napari.engine.predictor import Predictor
+    from gfm_napari.engine.prompts import interior_point
+
+    predictor = Predictor(litemedsam_clicks)
+    normalization = fit_normalization(atlanta_lazy)
+    session = SegmentationSession(predictor, atlanta_lazy, normalization)
+    truth = satellite_labels == 2
+    x, y = interior_point(truth)
+    session.add_point(None, None, x, y)
+    first = session.preview(None, None)
+    assert session.next_mask(None, None) == 1
+    second = session.preview(None, None)
+    window, expected = TiledSegmenter(predictor, raster_of(atlanta_lazy), normalization).segment(
+        Prompts([[x, y]], [1], candidate=1))
+    assert np.array_equal(second[window.slices], expected) and second.sum() == expected.sum() > 0
+    assert not np.array_equal(first, second)
