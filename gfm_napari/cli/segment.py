@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         ), bar)
     path = write_mask(args.output, mask.astype(np.uint8), image, names)
     report_empty(mask)
-    print(f"wrote {path} ({int(mask.sum())} {'pixels' if mask.ndim == 2 else 'voxels'} in the mask)")
+    print(f"wrote {path} ({int(mask.sum())} {'pixels' if mask.ndim == 2 else 'voxels'} in the mask"
+          f"{_mask_choice(prompts)})")
     return 0
 
 
@@ -210,5 +211,14 @@ def segment_tiled(args: argparse.Namespace, points, labels, names) -> int:
         path = write_window_mask(args.output, raster, window, mask)
     report_empty(mask)
     print(f"wrote {path} ({int(mask.sum())} pixels in the mask, from {len(segmenter.windows_for(prompts))} "
-          f"window(s) of the {raster.shape[0]}x{raster.shape[1]} scene)")
+          f"window(s) of the {raster.shape[0]}x{raster.shape[1]} scene{_mask_choice(prompts)})")
     return 0
+
+
+def _mask_choice(prompts) -> str:
+    """For a lone click, which of the model's masks was written, and how to get the others."""
+    from ..engine.prompts import CANDIDATES
+
+    if not prompts.is_lone_click:
+        return ""
+    return f"; mask {prompts.candidate + 1} of {CANDIDATES} for a lone click: --candidate K"
