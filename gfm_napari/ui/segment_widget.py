@@ -238,6 +238,8 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
 
     # ---- viewer and model ------------------------------------------------------------------------------------------
     def _on_dims_changed(self, event=None) -> None:
+        if self.session is not None:  # Next mask belongs to the plane on screen
+            self._show_mask_choice(self.session)
         self._prefetch_timer.start()
 
     def _use_predictor(self, predictor: Predictor) -> None:

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from ui_helpers import atlanta_dock, click_building, press, wait_idle
+from ui_helpers import AXIAL, atlanta_dock, click_building, largest_slice, press, wait_idle
 
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.engine.prompts import interior_point
@@ -30,3 +30,19 @@ def test_next_mask_on_a_lone_click_on_a_building_gives_the_next_of_its_three_mas
     widget.prompt_layers.boxes.add_rectangles([np.array(corners)])
     wait_idle(qtbot, widget)
     assert not widget.mask_button.isEnabled() and widget.mask_button.text() == "Next mask"
+
+
+def test_next_mask_follows_the_slice_on_screen(open_ct, make_widget, ct_labels, qtbot):
+    viewer = open_ct()
+    widget = make_widget(viewer)
+    liver = ct_labels == 5
+    index = largest_slice(liver)
+    viewer.dims.set_current_step(AXIAL, index)
+    row, col = np.argwhere(liver[:, :, index])[len(np.argwhere(liver[:, :, index])) // 2]
+    widget.prompt_layers.clicks.add([row, col, index])
+    wait_idle(qtbot, widget)
+    assert widget.mask_button.isEnabled()
+    viewer.dims.set_current_step(AXIAL, index + 1)  # no prompt on this slice: nothing to choose from
+    assert not widget.mask_button.isEnabled()
+    viewer.dims.set_current_step(AXIAL, index)
+    assert widget.mask_button.isEnabled() and widget.mask_button.text() == "Next mask (1/3)"
