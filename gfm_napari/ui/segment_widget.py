@@ -165,12 +165,9 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
 
     def next_mask(self) -> None:
         """Show the model's next mask for the lone click on the plane on screen."""
-        try:
-            axis, index = self.current_plane()
-        except GfmError as error:
-            self._report(error)
-            return
-        self._session_task(lambda s: s.next_mask(axis, index))
+        plane = self._plane_on_screen()
+        if plane is not None:
+            self._session_task(lambda s: s.next_mask(*plane))
 
     def undo(self) -> None:
         self._session_task(lambda s: s.undo())
@@ -205,12 +202,9 @@ class SegmentWidget(ImageSwitching, SessionTasks, SegmentControls):
 
     def correct_object(self, object_id: int) -> None:
         """Correct existing object ``object_id`` on the slice on screen: its mask is the preview clicks refine."""
-        try:
-            axis, index = self.current_plane()
-        except GfmError as error:
-            self._report(error)
-            return
-        self._session_task(lambda s: s.edit_object(axis, index, object_id), threaded=True)
+        plane = self._plane_on_screen()
+        if plane is not None:
+            self._session_task(lambda s: s.edit_object(*plane, object_id), threaded=True)
 
     def restore_recovery(self) -> None:
         """Replace the labels by the autosaved ones found for this image (undoable)."""

@@ -69,17 +69,25 @@ class SessionTasks:
         else:
             self.queue.call(work)
 
+    def _plane_on_screen(self) -> tuple[int | None, int | None] | None:
+        """The plane on screen as ``(axis, index)`` (:meth:`current_plane`); None, after a notification saying why,
+        when there is none to act on (a 3D view)."""
+        try:
+            return self.current_plane()
+        except GfmError as error:
+            self._report(error)
+            return None
+
     def _run_job(self, job, done, message: str) -> None:
         """Run ``job(session, axis, index)`` on the plane on screen with a progress bar; ``done(session, axis,
         index, result)`` gets its result."""
         session = self.session
         if session is None:
             return
-        try:
-            axis, index = self.current_plane()
-        except GfmError as error:
-            self._report(error)
+        plane = self._plane_on_screen()
+        if plane is None:
             return
+        axis, index = plane
         self._show_progress(True)
         self.progress.setRange(0, 0)
         self.queue.run_job(
