@@ -85,3 +85,12 @@ for name, score in SCORES:
     kept = select(score)
     m = iou[kept].max(0).values if kept else torch.zeros(len(truths))
     print(f"  {name:16s} kept {len(kept):4d}  matched {int((m >= 0.5).sum())} of {len(truths)}")
+# why: each reached footprint's best answer against the masks kept (by predicted IoU x consistency) that cover it
+kept = select(S * cons)
+for j in range(iou.shape[1]):
+    k = int(torch.argmax(iou[:, j]))
+    if iou[k, j] < 0.5:
+        continue
+    over = [q for q in kept if (masks[q] & masks[k]).sum() > 0.1 * area[k]]
+    print(f"  footprint {j}: best answer {int(area[k])} px, IoU {iou[k, j]:.2f}, score {float(S[k] * cons[k]):.3f};"
+          " kept over it: " + ", ".join(f"{int(area[q])} px score {float(S[q] * cons[q]):.3f}" for q in over))
