@@ -257,5 +257,4 @@ def _plane_part(image: Image, axis: int | None, index: int | None, window: Windo
 
 def is_first_click(prompts: Prompts, mask_input: torch.Tensor | None = None) -> bool:
     """Exactly one positive click, no box and no previous mask: the first click of an object."""
-    return (prompts.box is None and len(prompts.points) == 1 and int(prompts.labels[0]) == 1
-            and (mask_input is None or mask_input.numel() == 0))
+    return prompts.is_lone_click and (mask_input is None or mask_input.numel() == 0)
