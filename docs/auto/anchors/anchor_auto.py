@@ -6,17 +6,18 @@ predicted IoU, box consistency (IoU of the anchor and its mask's tight box), sta
 answers agree with it at mask IoU >= 0.7, on 4x pooled masks) and products of these; candidates taken greedily by
 score (16 px .. half the window; at most 10 % over those kept, as the shipped pass). Prints, per score, how many of
 the window's footprints (>= 50 px, >= 80 % inside) a kept mask matches at IoU >= 0.5, and how many any answer
-reaches. Results: docs/auto/anchors/results.txt.
+reaches. Results: docs/auto/anchors/results.txt; the
+decoded answers are kept in runs/ for the next run.
 Usage (from the repository root; ~3 min a window at stride 16): python docs/auto/anchors/anchor_auto.py ROW COL STRIDE
 """
-import sys, time, json
+import sys, time
+from pathlib import Path
 import numpy as np, torch
-from scipy import ndimage
 from gfm_napari.images import read_image, fit_normalization
 from gfm_napari.images.windowed import Window
 from gfm_napari.models import load_model
 from gfm_napari.engine.predictor import Predictor
-from gfm_napari.engine.prompts import ResizeLongestSide
+from gfm_napari.engine.auto_window import stability_scores, suppressed
 from gfm_napari.engine.click_search import _low_res_boxes, _box_iou
 A = "../shared/data/sat_spacenet_atlanta_buildings"
 image = read_image(f"{A}/sample_geotiff.tif")
@@ -41,10 +42,9 @@ lab = labels[win.slices]
 truths = [lab == i for i in np.unique(lab)[1:]
           if (lab == i).sum() >= 50 and (labels == i).sum() - (lab == i).sum() < 0.2 * (labels == i).sum()]
 T = torch.from_numpy(np.stack(truths)).flatten(1).float()
-import os
-cache = f"anchors_{row0}_{col0}_{stride}.pt"
-if os.path.exists(cache):
-    masks, S, stab, tight = torch.load(cache)
+cache = Path(f"runs/anchors_{row0}_{col0}_{stride}.pt")  # the decoded answers, to try other scores in seconds
+if cache.exists():
+    masks, S, stab, tight = torch.load(cache, weights_only=True)
 else:
     M, S, stab, tight = [], [], [], []
     with torch.inference_mode():
@@ -53,9 +53,10 @@ else:
             lg = lg[:, 0].float()
             m = lg > 0
             M.append(m); S.append(sc[:, 0].float())
-            stab.append((lg > 1).flatten(1).sum(1).float() / (lg > -1).flatten(1).sum(1).clamp(min=1).float())
+            stab.append(stability_scores(lg, 1.0))
             tight.append(_low_res_boxes(m, 1.0))
     masks = torch.cat(M); S = torch.cat(S); stab = torch.cat(stab); tight = torch.cat(tight)
+    cache.parent.mkdir(exist_ok=True)
     torch.save((masks, S, stab, tight), cache)
 f = masks.flatten(1).float(); inter = f @ T.T
 iou = inter / (f.sum(1)[:, None] + T.sum(1)[None] - inter).clamp(min=1)
@@ -69,24 +70,19 @@ area = masks.flatten(1).sum(1)
 print(f"window {row0},{col0}: {len(boxes)} anchors in {dt:.1f}s; {len(truths)} footprints; reachable (IoU>=0.5):",
       int((iou.max(0).values >= 0.5).sum()))
 def select(score, max_overlap=0.1):
-    order = torch.argsort(score, descending=True)
-    taken = torch.zeros(256, 256, dtype=torch.bool); kept = []
-    for k in order.tolist():
-        a = int(area[k])
-        if a < 16 or a > 256 * 256 / 2 or score[k] <= 0: continue
-        if (masks[k] & taken).sum() > max_overlap * a: continue
-        kept.append(k); taken |= masks[k]
-    return kept
+    order = [k for k in torch.argsort(score, descending=True).tolist()
+             if 16 <= area[k] <= 256 * 256 / 2 and score[k] > 0]
+    return suppressed(masks.numpy(), order, max_overlap)
 valid = (S >= 0.5) & (stab >= 0.8)
 SCORES = [("iou", S), ("iou*cons", S * cons), ("iou*cons*stab", S * cons * stab), ("cons", cons), ("votes", votes),
           ("votes*iou", votes * S), ("votes*cons", votes * cons), ("votes*iou*cons", votes * S * cons),
           ("iou filt", S * valid), ("iou*cons filt", S * cons * valid)]
-for name, score in SCORES:
-    kept = select(score)
+selected = {name: select(score) for name, score in SCORES}
+for name, kept in selected.items():
     m = iou[kept].max(0).values if kept else torch.zeros(len(truths))
     print(f"  {name:16s} kept {len(kept):4d}  matched {int((m >= 0.5).sum())} of {len(truths)}")
 # why: each reached footprint's best answer against the masks kept (by predicted IoU x consistency) that cover it
-kept = select(S * cons)
+kept = selected["iou*cons"]
 for j in range(iou.shape[1]):
     k = int(torch.argmax(iou[:, j]))
     if iou[k, j] < 0.5:

@@ -4,14 +4,18 @@ For each SpaceNet footprint of the 900 px tile (>= 50 px), every box of a global
 squares of 8-64 px, 2:1 and 1:2 boxes of 16-64 px) whose IoU with the footprint's tight box is >= 0.5 is given
 as a box prompt (working windows as for any prompt); the best mask IoU is kept. Results: docs/auto/anchors/results.txt.
 Usage (from the repository root, ~1 min): python docs/auto/anchors/anchor_reach.py
+(per footprint: runs/anchor_reach.json)
 """
-import json, sys
+import json
+from pathlib import Path
 import numpy as np
+import torch
 from gfm_napari.images import read_image, fit_normalization
 from gfm_napari.models import load_model
 from gfm_napari.engine.predictor import Predictor
 from gfm_napari.engine.zoom import PlaneSegmenter
 from gfm_napari.engine.prompts import Prompts, box_from_mask
+from gfm_napari.engine.click_search import _box_iou
 A = "../shared/data/sat_spacenet_atlanta_buildings"
 image = read_image(f"{A}/sample_geotiff.tif")
 labels = read_image(f"{A}/buildings_instances_derived.tif").array.squeeze()
@@ -22,9 +26,7 @@ H, W = labels.shape
 sizes = ([(s, s) for s in (8, 12, 16, 24, 32, 48, 64)] + [(2 * s, s) for s in (8, 12, 16, 24, 32)]
          + [(s, 2 * s) for s in (8, 12, 16, 24, 32)])
 def biou(a, b):
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0])); iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    i = ix * iy; u = (a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - i
-    return i / u
+    return float(_box_iou(torch.tensor([a], dtype=torch.float64), torch.tensor([b], dtype=torch.float64))[0])
 res = []
 for lid in np.unique(labels)[1:]:
     truth = labels == lid
@@ -38,11 +40,10 @@ for lid in np.unique(labels)[1:]:
                 if abs(cy - (tb[1]+tb[3])/2) > 40: continue
                 b = (max(0, cx - w/2), max(0, cy - h/2), min(W, cx + w/2), min(H, cy + h/2))
                 if biou(b, tb) >= 0.5: cands.append(b)
-    best, bestscore = 0.0, None
+    best = 0.0
     for b in cands:
         p = plane.predict(Prompts(box=b), feedback=False)
-        i = (p.mask & truth).sum() / (p.mask | truth).sum()
-        if i > best: best, bestscore = i, p.score
+        best = max(best, (p.mask & truth).sum() / (p.mask | truth).sum())
     tight = plane.predict(Prompts(box=tb), feedback=False).mask
     ti = (tight & truth).sum() / (tight | truth).sum()
     res.append((int(lid), len(cands), float(best), float(ti)))
@@ -50,4 +51,5 @@ for lid in np.unique(labels)[1:]:
 r = np.array([x[2] for x in res]); t = np.array([x[3] for x in res])
 print("anchors best IoU>=0.5:", (r >= 0.5).sum(), "of", len(r), "tight box IoU>=0.5:", (t >= 0.5).sum(),
       "mean best", r.mean())
-json.dump(res, open("anchor_reach.json", "w"))
+Path("runs").mkdir(exist_ok=True)
+json.dump(res, open("runs/anchor_reach.json", "w"))

@@ -14,9 +14,9 @@ import numpy as np
 from skimage.segmentation import felzenszwalb
 
 from gfm_napari.engine import predictor as P
-from gfm_napari.engine.prompts import Prompts, box_from_mask
+from gfm_napari.engine.prompts import Prompts, box_from_mask, clip_box
 
-PLANES: dict[int, np.ndarray] = {}
+PLANES: dict[int, tuple] = {}  # id(embedding features) -> (those features, kept alive so the id stays theirs; plane)
 SEGS: dict[tuple, np.ndarray] = {}
 setting = os.environ.get("SP")
 
@@ -29,7 +29,7 @@ def embed_many(self, image, axis, indices, *, normalization, batch_size=4, windo
                               window=window)
     for emb, index in zip(out, indices):
         plane = np.asarray(normalization.apply(P._plane_part(image, axis, index, window)), np.float32)
-        PLANES[id(emb.features)] = plane
+        PLANES[id(emb.features)] = (emb.features, plane)
     return out
 
 
@@ -43,7 +43,7 @@ def segments(key, plane, scale, sigma, min_size):
 
 
 def predict_prompts(self, embedding, prompts, mask_input=None, *, multimask=None, search=True):
-    plane = PLANES.get(id(embedding.features))
+    plane = PLANES.get(id(embedding.features), (None, None))[1]
     if setting is None or plane is None or not P.is_first_click(prompts, mask_input) or prompts.candidate:
         return original_predict(self, embedding, prompts, mask_input, multimask=multimask, search=search)
     parts = setting.split(",")
@@ -57,7 +57,6 @@ def predict_prompts(self, embedding, prompts, mask_input=None, *, multimask=None
     if box is None or max(box[2] - box[0], box[3] - box[1]) > side / 2:
         return original_predict(self, embedding, prompts, mask_input, multimask=multimask, search=search)
     box = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
-    from gfm_napari.engine.prompts import clip_box
     box = clip_box(box, embedding.plane_shape)
     return original_predict(self, embedding, Prompts(prompts.points, prompts.labels, box), mask_input,
                             multimask=False, search=False)
